@@ -1,0 +1,34 @@
+# Two entry points: `make run` (the pipeline) and `make test`. Both set up .venv from the lock.
+PYTHON_310 ?= $(shell command -v python3.10 >/dev/null 2>&1 && echo python3.10 || echo "env PYENV_VERSION=3.10 python3.10")
+VENV := .venv
+UV := $(VENV)/bin/uv
+PY := $(VENV)/bin/python
+DATA ?=
+HOME_DIR ?= $(CURDIR)/home
+ARGS ?=
+
+.PHONY: run test test-fast bench setup clean
+
+$(VENV)/.installed: requirements.lock setup.py
+	test -x $(PY) || $(PYTHON_310) -m venv $(VENV)
+	$(PY) -m pip install --quiet uv==0.13.9
+	$(UV) pip install --python $(PY) --quiet -r requirements.lock
+	$(UV) pip install --python $(PY) --quiet --no-deps -e .
+	touch $@
+
+setup: $(VENV)/.installed
+
+run: setup
+	$(VENV)/bin/colorization run --home $(HOME_DIR) $(if $(DATA),--data-root $(DATA)) $(ARGS)
+
+test: setup
+	$(PY) -m pytest tests -q
+
+test-fast: setup
+	$(PY) -m pytest tests -q -m "not slow"
+
+bench: setup
+	$(PY) -m bench.pipeline $(ARGS)
+
+clean:
+	rm -rf $(VENV) home

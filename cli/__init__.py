@@ -1,0 +1,1 @@
+"""The `colorization` command line."""

@@ -1,0 +1,1 @@
+"""Model code: features, Lab math, ab bins, preprocessing, network, trainer, signatures, metrics."""

@@ -1,0 +1,29 @@
+"""Feature names and image geometry: the one place these facts are defined."""
+
+IMAGE_SIZE = 224                 # model input side, pixels
+OUTPUT_STRIDE = 4                # the network predicts ab at IMAGE_SIZE / OUTPUT_STRIDE
+PREDICTION_SIZE = IMAGE_SIZE // OUTPUT_STRIDE
+
+# Raw tf.Example features written by ImageExampleGen.
+IMAGE_KEY = 'image'              # encoded image bytes (JPEG/PNG/BMP/GIF)
+LABEL_KEY = 'label'              # class name = sub-folder of the data root
+FILENAME_KEY = 'filename'        # path relative to the data root
+WIDTH_KEY = 'width'
+HEIGHT_KEY = 'height'
+
+# Transformed features written by Transform.
+L_KEY = 'L'                      # lightness, [IMAGE_SIZE, IMAGE_SIZE, 1], Lab units 0..100
+AB_KEY = 'ab'                    # colour target, [IMAGE_SIZE, IMAGE_SIZE, 2], Lab units
+AB_HISTOGRAM_KEY = 'ab_histogram'  # full-pass training-set counts over the ab grid
+
+# Serving signature names and tensors.
+SERVING_DEFAULT = 'serving_default'
+COLORIZE_IMAGE = 'colorize_image'
+SERVING_EXAMPLES = 'serving_examples'
+TRANSFORM_FEATURES = 'transform_features'
+IMAGE_BYTES_KEY = 'image_bytes'
+COLORIZED_PNG_KEY = 'colorized_png'
+EXAMPLES_KEY = 'examples'
+LAB_PRED_KEY = 'Lab'             # tf.Example signature output: input L with predicted ab
+
+MODEL_NAME = 'colorizer'         # TF Serving model name

@@ -1,0 +1,41 @@
+"""sRGB <-> CIE L*a*b* (D65) in plain TensorFlow ops.
+
+Formulas: IEC 61966-2-1 sRGB transfer curve and matrix, CIE 15:2004 L*a*b* with the
+D65 white point (Xn, Yn, Zn) = (0.95047, 1.0, 1.08883), epsilon = (6/29)^3.
+"""
+import tensorflow as tf
+
+_RGB_TO_XYZ = tf.constant([[0.4124564, 0.3575761, 0.1804375],
+                           [0.2126729, 0.7151522, 0.0721750],
+                           [0.0193339, 0.1191920, 0.9503041]], tf.float32)
+_XYZ_TO_RGB = tf.linalg.inv(_RGB_TO_XYZ)
+_WHITE_D65 = tf.constant([0.95047, 1.0, 1.08883], tf.float32)
+_DELTA = 6.0 / 29.0
+
+
+def srgb_to_lab(rgb: tf.Tensor) -> tf.Tensor:
+  """sRGB in [0, 1], shape [..., 3] -> Lab (L in 0..100, a and b about -110..110)."""
+  rgb = tf.clip_by_value(tf.cast(rgb, tf.float32), 0.0, 1.0)
+  linear = tf.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+  xyz = tf.tensordot(linear, tf.transpose(_RGB_TO_XYZ), axes=1) / _WHITE_D65
+  f = tf.where(xyz > _DELTA ** 3, tf.pow(tf.maximum(xyz, _DELTA ** 3), 1.0 / 3.0),
+               xyz / (3.0 * _DELTA ** 2) + 4.0 / 29.0)
+  fx, fy, fz = tf.unstack(f, axis=-1)
+  return tf.stack([116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)], axis=-1)
+
+
+def lab_to_srgb(lab: tf.Tensor) -> tf.Tensor:
+  """Lab, shape [..., 3] -> sRGB in [0, 1] (out-of-gamut colours are clipped)."""
+  lightness, a, b = tf.unstack(tf.cast(lab, tf.float32), axis=-1)
+  fy = (lightness + 16.0) / 116.0
+  f = tf.stack([fy + a / 500.0, fy, fy - b / 200.0], axis=-1)
+  xyz = tf.where(f > _DELTA, f ** 3, 3.0 * _DELTA ** 2 * (f - 4.0 / 29.0)) * _WHITE_D65
+  linear = tf.clip_by_value(tf.tensordot(xyz, tf.transpose(_XYZ_TO_RGB), axes=1), 0.0, 1.0)
+  rgb = tf.where(linear <= 0.0031308, 12.92 * linear,
+                 1.055 * tf.pow(tf.maximum(linear, 0.0031308), 1.0 / 2.4) - 0.055)
+  return tf.clip_by_value(rgb, 0.0, 1.0)
+
+
+def split_lab(lab: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+  """[..., 3] Lab -> (L [..., 1], ab [..., 2])."""
+  return lab[..., :1], lab[..., 1:]

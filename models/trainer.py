@@ -1,0 +1,110 @@
+"""TFX Trainer entry point: run_fn trains the network on Transform output and exports signatures."""
+import dataclasses
+import io
+import os
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_transform as tft
+from absl import logging
+from tfx_bsl.public import tfxio
+
+from models import ab_bins, features, network, signatures
+
+WARM_START_FILE = 'warm_start_weights.npz'
+
+
+@dataclasses.dataclass
+class TrainingConfig:
+  """Hyperparameters passed from pipeline/config.py through the Trainer's custom_config."""
+  epochs: int = 1
+  batch_size: int = 16
+  learning_rate: float = 1e-3
+  width: int = 32
+  crop_size: int = 192
+  temperature: float = ab_bins.DEFAULT_TEMPERATURE
+  warm_start: bool = False
+
+
+def read_ab_histogram(tft_output: tft.TFTransformOutput, files: list[str]) -> np.ndarray:
+  """The Transform analyzer's full-pass ab histogram (identical in every transformed example)."""
+  spec = {features.AB_HISTOGRAM_KEY:
+          tft_output.transformed_feature_spec()[features.AB_HISTOGRAM_KEY]}
+  record = next(iter(tf.data.TFRecordDataset(tf.io.gfile.glob(files), compression_type='GZIP')))
+  return tf.io.parse_single_example(record, spec)[features.AB_HISTOGRAM_KEY].numpy()
+
+
+def augment(lightness: tf.Tensor, ab: tf.Tensor, crop_size: int) -> tuple[tf.Tensor, tf.Tensor]:
+  """Random per-image crop (scale 0.7-1.0, resized to crop_size) and horizontal flip."""
+  batch = tf.shape(lightness)[0]
+  scale = tf.random.uniform([batch, 1], 0.7, 1.0)
+  corner = tf.random.uniform([batch, 2]) * (1.0 - scale)
+  boxes = tf.concat([corner, corner + scale], axis=1)
+  flip = tf.random.uniform([batch]) < 0.5
+  boxes = tf.where(flip[:, None], tf.gather(boxes, [0, 3, 2, 1], axis=1), boxes)
+  lab = tf.image.crop_and_resize(tf.concat([lightness, ab], -1), boxes, tf.range(batch),
+                                 [crop_size, crop_size])
+  return lab[..., :1], lab[..., 1:]
+
+
+def _dataset(fn_args, tft_output, files, config: TrainingConfig, training: bool) -> tf.data.Dataset:
+  """(L, ab at prediction resolution) batches; augmentation only for training."""
+  dataset = fn_args.data_accessor.tf_dataset_factory(
+      files, tfxio.TensorFlowDatasetOptions(batch_size=config.batch_size, shuffle=training,
+                                            num_epochs=None if training else 1),
+      tft_output.transformed_metadata.schema)
+
+  def to_pair(batch):
+    lightness, ab = batch[features.L_KEY], batch[features.AB_KEY]
+    if training:
+      lightness, ab = augment(lightness, ab, config.crop_size)
+    stride = features.OUTPUT_STRIDE
+    return lightness, tf.nn.avg_pool2d(ab, stride, stride, 'VALID')
+
+  return dataset.map(to_pair, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def _warm_start(model: tf.keras.Model, base_model_dir: str | None) -> None:
+  """Copies every weight whose shape matches from the last blessed model, if one exists."""
+  path = base_model_dir and os.path.join(os.path.dirname(base_model_dir), WARM_START_FILE)
+  if not path or not tf.io.gfile.exists(path):
+    logging.info('Warm start requested but no blessed model weights found; training from scratch.')
+    return
+  with tf.io.gfile.GFile(path, 'rb') as f:
+    saved = np.load(io.BytesIO(f.read()))
+  arrays = [saved[f'arr_{i}'] for i in range(len(saved.files))]
+  restored = 0
+  for variable, array in zip(model.weights, arrays):
+    if tuple(variable.shape) == array.shape:
+      variable.assign(array)
+      restored += 1
+  logging.info('Warm start: restored %d of %d weight tensors from %s', restored,
+               len(model.weights), path)
+
+
+def run_fn(fn_args) -> None:
+  """TFX Trainer entry point (run_fn='models.trainer.run_fn')."""
+  config = TrainingConfig(**(fn_args.custom_config or {}))
+  tft_output = tft.TFTransformOutput(fn_args.transform_output)
+  bins = ab_bins.AbBins(read_ab_histogram(tft_output, fn_args.train_files), config.temperature)
+  logging.info('ab bins in gamut: %d', bins.size)
+
+  model = network.build_network(bins.size, config.width)
+  if config.warm_start:
+    _warm_start(model, fn_args.base_model)
+  model.compile(optimizer=tf.keras.optimizers.Adam(config.learning_rate),
+                loss=lambda ab_true, logits: bins.loss(ab_true, logits))
+  steps_per_epoch = max(1, fn_args.train_steps // config.epochs)
+  model.fit(_dataset(fn_args, tft_output, fn_args.train_files, config, training=True),
+            epochs=config.epochs, steps_per_epoch=steps_per_epoch,
+            validation_data=_dataset(fn_args, tft_output, fn_args.eval_files, config, False),
+            validation_steps=fn_args.eval_steps or None,
+            callbacks=[tf.keras.callbacks.TensorBoard(fn_args.model_run_dir, update_freq='epoch')])
+
+  model.save(fn_args.serving_model_dir, save_format='tf',
+             signatures=signatures.make_signatures(model, bins, tft_output))
+  buffer = io.BytesIO()
+  np.savez(buffer, *model.get_weights())
+  with tf.io.gfile.GFile(os.path.join(os.path.dirname(fn_args.serving_model_dir),
+                                      WARM_START_FILE), 'wb') as f:
+    f.write(buffer.getvalue())

@@ -1,0 +1,1 @@
+"""The TFX pipeline: config, DAG and runners."""

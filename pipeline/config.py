@@ -1,0 +1,108 @@
+"""Every knob of the pipeline, in one dataclass filled from flags or COLORIZATION_* variables."""
+from __future__ import annotations
+
+import dataclasses
+import os
+import shlex
+
+from models import ab_bins, features
+
+ENV_PREFIX = 'COLORIZATION_'
+PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@dataclasses.dataclass
+class PipelineConfig:
+  """Paths are local directories or object-store / volume URIs (gs://, s3://, /mnt/...)."""
+  data_root: str = ''
+  home: str = os.path.join(os.path.expanduser('~'), 'colorization')
+  pipeline_name: str = 'colorization'
+  schema_dir: str = os.path.join(PACKAGE_ROOT, 'schema')
+  split_ratios: tuple[int, int, int] = (8, 1, 1)       # train / eval / test hash buckets
+  # Trainer (see models/trainer.py TrainingConfig)
+  epochs: int = 2
+  train_steps: int = 40
+  eval_steps: int = 0                                   # 0 = the whole eval split
+  batch_size: int = 16
+  learning_rate: float = 1e-3
+  width: int = 32
+  crop_size: int = 192
+  temperature: float = ab_bins.DEFAULT_TEMPERATURE
+  warm_start: bool = False
+  # Evaluator
+  bless_tolerance_db: float = 0.0                      # allowed PSNR drop vs. the last blessed model
+  min_psnr_db: float = 5.0                             # sanity floor for the first model
+  # Beam: one arg per item, e.g. --direct_running_mode=multi_threading or Dataflow/Flink flags.
+  beam_args: tuple[str, ...] = ('--runner=DirectRunner', '--direct_num_workers=1')
+  enable_cache: bool = True
+  # Kubeflow
+  image: str = 'ghcr.io/colorization/colorization-pipeline:latest'
+  trainer_gpus: int = 1
+  trainer_cpu: str = '8'
+  trainer_memory: str = '32G'
+  model_name: str = features.MODEL_NAME
+
+  @property
+  def pipeline_root(self) -> str:
+    return os.path.join(self.home, 'pipeline_root')
+
+  @property
+  def metadata_path(self) -> str:
+    return os.path.join(self.home, 'metadata.sqlite')
+
+  @property
+  def serving_dir(self) -> str:
+    return os.path.join(self.home, 'serving', self.model_name)
+
+  @property
+  def logs_dir(self) -> str:
+    return os.path.join(self.home, 'logs')
+
+  @property
+  def reports_dir(self) -> str:
+    return os.path.join(self.home, 'reports')
+
+  def beam_pipeline_args(self) -> list[str]:
+    """beam_args, plus the pipeline image as the Beam SDK container unless a dependency flag is
+    given: remote workers then run this package, and TFX does not build an sdist of itself."""
+    dependency_flags = ('--sdk_container_image', '--setup_file', '--extra_package',
+                        '--requirements_file', '--worker_harness_container_image')
+    if any(arg.startswith(dependency_flags) for arg in self.beam_args):
+      return list(self.beam_args)
+    return list(self.beam_args) + [f'--sdk_container_image={self.image}']
+
+  def training_config(self) -> dict:
+    """The Trainer's custom_config (models.trainer.TrainingConfig fields)."""
+    return dict(epochs=self.epochs, batch_size=self.batch_size,
+                learning_rate=self.learning_rate, width=self.width, crop_size=self.crop_size,
+                temperature=self.temperature, warm_start=self.warm_start)
+
+  def replace(self, **changes) -> 'PipelineConfig':
+    """A copy with the given fields changed; None values are ignored."""
+    return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def _parse(field: dataclasses.Field, text: str):
+  kind = field.type
+  if kind == 'bool':
+    return text.strip().lower() in ('1', 'true', 'yes', 'on')
+  if kind.startswith('tuple[int'):
+    return tuple(int(x) for x in text.replace('/', ',').split(','))
+  if kind.startswith('tuple[str'):
+    return tuple(shlex.split(text))
+  return {'int': int, 'float': float}.get(kind, str)(text)
+
+
+def from_env(environ: dict | None = None, **overrides) -> PipelineConfig:
+  """Defaults, then COLORIZATION_<FIELD> variables, then explicit overrides (e.g. CLI flags)."""
+  environ = os.environ if environ is None else environ
+  values = {}
+  for field in dataclasses.fields(PipelineConfig):
+    text = environ.get(ENV_PREFIX + field.name.upper())
+    if text is not None:
+      try:
+        values[field.name] = _parse(field, text)
+      except ValueError:
+        raise ValueError(f'{ENV_PREFIX}{field.name.upper()}={text!r} is not a valid '
+                         f'{field.type}') from None
+  return PipelineConfig().replace(**values).replace(**overrides)

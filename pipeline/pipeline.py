@@ -1,0 +1,87 @@
+"""create_pipeline(): the colorization DAG, from photos on disk to a pushed SavedModel."""
+import os
+
+import tensorflow_model_analysis as tfma
+from tfx import v1 as tfx
+from ml_metadata.proto import metadata_store_pb2
+
+from components.image_example_gen import ImageExampleGen
+from models import features, metrics
+from pipeline.config import PipelineConfig
+
+PREPROCESSING_FN = 'models.preprocessing.preprocessing_fn'
+RUN_FN = 'models.trainer.run_fn'
+
+
+def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
+  """Colorization metrics overall and per class; bless only if PSNR is no worse than the baseline."""
+  no_worse = tfma.MetricThreshold(
+      value_threshold=tfma.GenericValueThreshold(lower_bound={'value': config.min_psnr_db}),
+      change_threshold=tfma.GenericChangeThreshold(
+          direction=tfma.MetricDirection.HIGHER_IS_BETTER,
+          absolute={'value': -config.bless_tolerance_db}))
+  metric_configs = [
+      tfma.MetricConfig(class_name=metric.__name__, module=metrics.__name__,
+                        threshold=no_worse if metric is metrics.Psnr else None)
+      for metric in metrics.ALL_METRICS]
+  return tfma.EvalConfig(
+      model_specs=[tfma.ModelSpec(signature_name=features.SERVING_EXAMPLES,
+                                  label_key=features.AB_KEY,
+                                  preprocessing_function_names=[features.TRANSFORM_FEATURES])],
+      slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=[features.LABEL_KEY])],
+      metrics_specs=[tfma.MetricsSpec(metrics=metric_configs)])
+
+
+def create_pipeline(config: PipelineConfig,
+                    metadata_connection_config: metadata_store_pb2.ConnectionConfig | None = None
+                    ) -> tfx.dsl.Pipeline:
+  """ExampleGen -> statistics/schema/validation -> Transform -> Trainer -> Evaluator -> Pusher."""
+  example_gen = ImageExampleGen(config.data_root, config.split_ratios)
+  statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs['examples'])
+  schema_gen = tfx.components.ImportSchemaGen(
+      schema_file=os.path.join(config.schema_dir, 'schema.pbtxt'))
+  example_validator = tfx.components.ExampleValidator(
+      statistics=statistics_gen.outputs['statistics'], schema=schema_gen.outputs['schema'])
+
+  transform = tfx.components.Transform(
+      examples=example_gen.outputs['examples'], schema=schema_gen.outputs['schema'],
+      preprocessing_fn=PREPROCESSING_FN,
+      splits_config=tfx.proto.SplitsConfig(analyze=['train'],
+                                           transform=['train', 'eval', 'test']))
+
+  latest_blessed_model = tfx.dsl.Resolver(
+      strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+      model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+      model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+  ).with_id('latest_blessed_model_resolver')
+
+  trainer = tfx.components.Trainer(
+      run_fn=RUN_FN,
+      examples=transform.outputs['transformed_examples'],
+      transform_graph=transform.outputs['transform_graph'],
+      base_model=latest_blessed_model.outputs['model'] if config.warm_start else None,
+      train_args=tfx.proto.TrainArgs(splits=['train'], num_steps=config.train_steps),
+      eval_args=tfx.proto.EvalArgs(splits=['eval'], num_steps=config.eval_steps or None),
+      custom_config=config.training_config())
+
+  evaluator = tfx.components.Evaluator(
+      examples=example_gen.outputs['examples'],
+      example_splits=['test'],
+      model=trainer.outputs['model'],
+      baseline_model=latest_blessed_model.outputs['model'],
+      eval_config=eval_config(config))
+
+  pusher = tfx.components.Pusher(
+      model=trainer.outputs['model'],
+      model_blessing=evaluator.outputs['blessing'],
+      push_destination=tfx.proto.PushDestination(
+          filesystem=tfx.proto.PushDestination.Filesystem(base_directory=config.serving_dir)))
+
+  return tfx.dsl.Pipeline(
+      pipeline_name=config.pipeline_name,
+      pipeline_root=config.pipeline_root,
+      components=[example_gen, statistics_gen, schema_gen, example_validator, transform,
+                  latest_blessed_model, trainer, evaluator, pusher],
+      enable_cache=config.enable_cache,
+      metadata_connection_config=metadata_connection_config,
+      beam_pipeline_args=config.beam_pipeline_args())

@@ -1,0 +1,94 @@
+"""Reads a finished run's outputs from MLMD: per-slice metrics, the blessing, the pushed model."""
+import dataclasses
+import os
+
+from ml_metadata import metadata_store
+from ml_metadata.proto import metadata_store_pb2
+
+from pipeline.config import PipelineConfig
+
+OVERALL = 'overall'
+
+
+@dataclasses.dataclass
+class RunSummary:
+  metrics: dict[str, dict[str, float]]     # slice ('overall' or class name) -> metric -> value
+  blessed: bool | None
+  pushed_path: str | None
+  evaluation_uri: str | None
+
+
+def open_store(config: PipelineConfig) -> metadata_store.MetadataStore:
+  connection = metadata_store_pb2.ConnectionConfig()
+  connection.sqlite.filename_uri = config.metadata_path
+  connection.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
+  return metadata_store.MetadataStore(connection)
+
+
+def latest_artifact(store: metadata_store.MetadataStore,
+                    type_name: str) -> metadata_store_pb2.Artifact | None:
+  """The newest LIVE artifact of a type (e.g. 'ModelEvaluation'), or None."""
+  live = [a for a in store.get_artifacts_by_type(type_name)
+          if a.state == metadata_store_pb2.Artifact.LIVE]
+  return max(live, key=lambda a: a.id) if live else None
+
+
+def load_slice_metrics(evaluation_uri: str) -> dict[str, dict[str, float]]:
+  """TFMA metrics per slice: {'overall': {...}, '<class>': {...}}."""
+  import tensorflow_model_analysis as tfma
+  table = {}
+  for record in tfma.load_metrics(evaluation_uri):
+    values = {key.name: value.double_value.value
+              for key, value in ((kv.key, kv.value) for kv in record.metric_keys_and_values)
+              if value.HasField('double_value') and not key.is_diff}
+    slices = [s.bytes_value.decode() if s.HasField('bytes_value') else str(s)
+              for s in record.slice_key.single_slice_keys]
+    table['/'.join(slices) or OVERALL] = values
+  return table
+
+
+def summarize(config: PipelineConfig) -> RunSummary:
+  store = open_store(config)
+  evaluation = latest_artifact(store, 'ModelEvaluation')
+  blessing = latest_artifact(store, 'ModelBlessing')
+  pushed = latest_artifact(store, 'PushedModel')
+  pushed_path = None
+  if pushed is not None and pushed.custom_properties['pushed'].int_value:
+    pushed_path = pushed.custom_properties['pushed_destination'].string_value
+  return RunSummary(
+      metrics=load_slice_metrics(evaluation.uri) if evaluation else {},
+      blessed=bool(blessing.custom_properties['blessed'].int_value) if blessing else None,
+      pushed_path=pushed_path,
+      evaluation_uri=evaluation.uri if evaluation else None)
+
+
+SUMMARY_COLUMNS = (('psnr', 'gray_psnr', 'PSNR dB'), ('auc', 'gray_auc', 'AuC %'),
+                   ('delta_colorfulness', 'gray_delta_colorfulness', 'dCF'))
+
+
+def format_metrics(metrics: dict[str, dict[str, float]]) -> str:
+  """A plain-text table: one row per slice, ours vs. the gray baseline for each metric."""
+  header = f'{"slice":<12}' + ''.join(f'{title + " (gray)":>22}' for _, _, title in SUMMARY_COLUMNS)
+  rows = [header]
+  for name in sorted(metrics, key=lambda s: (s != OVERALL, s)):
+    values = metrics[name]
+    cells = ''.join(f'{values.get(ours, float("nan")):>13.2f} ({values.get(gray, float("nan")):6.2f})'
+                    for ours, gray, _ in SUMMARY_COLUMNS)
+    rows.append(f'{name:<12}{cells}')
+  return '\n'.join(rows)
+
+
+def format_summary(summary: RunSummary, config: PipelineConfig, log_path: str) -> str:
+  blessed = {None: 'not evaluated', True: 'BLESSED', False: 'NOT blessed'}[summary.blessed]
+  lines = ['', 'Evaluation on the test split (ours vs. gray baseline):',
+           format_metrics(summary.metrics), '',
+           f'Model: {blessed}',
+           f'Pushed model: {summary.pushed_path or "not pushed (model not blessed)"}',
+           f'Serving base path: {config.serving_dir}',
+           f'Evaluation: {summary.evaluation_uri}',
+           f'Pipeline root: {config.pipeline_root}',
+           f'Log: {log_path}']
+  reports = os.path.join(config.reports_dir, 'index.html')
+  if os.path.exists(reports):
+    lines.append(f'Report: {reports}')
+  return '\n'.join(lines)
