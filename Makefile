@@ -1,5 +1,5 @@
 # Two entry points: `make run` (the pipeline) and `make test`. Both set up .venv from the lock.
-PYTHON_310 ?= $(shell command -v python3.10 >/dev/null 2>&1 && echo python3.10 || echo "env PYENV_VERSION=3.10 python3.10")
+PYTHON_310 ?= $(shell for c in python3.10 "env PYENV_VERSION=3.10 python3.10" $$HOME/.pyenv/versions/3.10*/bin/python3.10; do $$c -c "" >/dev/null 2>&1 && { echo $$c; break; }; done)
 VENV := .venv
 UV := $(VENV)/bin/uv
 PY := $(VENV)/bin/python

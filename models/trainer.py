@@ -92,9 +92,11 @@ def run_fn(fn_args) -> None:
   model = network.build_network(bins.size, config.width)
   if config.warm_start:
     _warm_start(model, fn_args.base_model)
-  model.compile(optimizer=tf.keras.optimizers.Adam(config.learning_rate),
-                loss=lambda ab_true, logits: bins.loss(ab_true, logits))
   steps_per_epoch = max(1, fn_args.train_steps // config.epochs)
+  learning_rate = tf.keras.optimizers.schedules.CosineDecay(
+      config.learning_rate, decay_steps=steps_per_epoch * config.epochs, alpha=0.05)
+  model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate),
+                loss=lambda ab_true, logits: bins.loss(ab_true, logits))
   model.fit(_dataset(fn_args, tft_output, fn_args.train_files, config, training=True),
             epochs=config.epochs, steps_per_epoch=steps_per_epoch,
             validation_data=_dataset(fn_args, tft_output, fn_args.eval_files, config, False),
