@@ -5,9 +5,11 @@ Heavy imports (TFX, TensorFlow) happen inside the verbs, so `--help` and the gRP
 import argparse
 import os
 import sys
+import warnings
 
 os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+warnings.filterwarnings('ignore', category=FutureWarning)  # google-api-core's Python 3.10 notice
 
 
 class UserError(Exception):
@@ -28,7 +30,7 @@ def _pipeline_config(args: argparse.Namespace):
 
 def cmd_run(args: argparse.Namespace) -> int:
   from components import image_files
-  from pipeline import demo_data, local_runner, results
+  from pipeline import demo_data, local_runner, report, results
   config = _pipeline_config(args)
   if not config.data_root:
     config = config.replace(data_root=demo_data.write_demo_dataset(
@@ -40,6 +42,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     raise UserError(str(e)) from None
   print(f'Running pipeline {config.pipeline_name!r} on {config.data_root}; outputs in {config.home}')
   log_path = local_runner.run(config)
+  report.write_report(config)
   print(results.format_summary(results.summarize(config), config, log_path))
   return 0
 

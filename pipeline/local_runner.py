@@ -52,9 +52,10 @@ def run(config: config_lib.PipelineConfig, progress: bool = True) -> str:
   log_path = os.path.join(config.logs_dir, time.strftime('run-%Y%m%d-%H%M%S.log'))
   file_handler = logging.FileHandler(log_path)
   file_handler.setFormatter(logging.Formatter('%(asctime)s %(levelname)s %(name)s: %(message)s'))
-  root = logging.getLogger()
-  previous_handlers, previous_level = root.handlers[:], root.level
+  root, tf_logger = logging.getLogger(), logging.getLogger('tensorflow')
+  saved = root.handlers[:], root.level, tf_logger.handlers[:]
   root.handlers = [file_handler] + ([_Progress()] if progress else [])  # console: progress only
+  tf_logger.handlers = [file_handler]
   root.setLevel(logging.INFO)
   try:
     tfx.orchestration.LocalDagRunner().run(create_pipeline(
@@ -62,7 +63,7 @@ def run(config: config_lib.PipelineConfig, progress: bool = True) -> str:
             config.metadata_path)))
   finally:
     file_handler.close()
-    root.handlers, root.level = previous_handlers, previous_level
+    root.handlers, root.level, tf_logger.handlers = saved
   return log_path
 
 

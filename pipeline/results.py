@@ -25,12 +25,22 @@ def open_store(config: PipelineConfig) -> metadata_store.MetadataStore:
   return metadata_store.MetadataStore(connection)
 
 
-def latest_artifact(store: metadata_store.MetadataStore,
-                    type_name: str) -> metadata_store_pb2.Artifact | None:
-  """The newest LIVE artifact of a type (e.g. 'ModelEvaluation'), or None."""
-  live = [a for a in store.get_artifacts_by_type(type_name)
-          if a.state == metadata_store_pb2.Artifact.LIVE]
-  return max(live, key=lambda a: a.id) if live else None
+def latest_output(store: metadata_store.MetadataStore, config: PipelineConfig, node_id: str,
+                  output_key: str) -> metadata_store_pb2.Artifact | None:
+  """The artifact that the newest finished (or cached) execution of a node output under a key."""
+  context = store.get_context_by_type_and_name('node', f'{config.pipeline_name}.{node_id}')
+  if context is None:
+    return None
+  done = (metadata_store_pb2.Execution.COMPLETE, metadata_store_pb2.Execution.CACHED)
+  executions = [e for e in store.get_executions_by_context(context.id)
+                if e.last_known_state in done]
+  if not executions:
+    return None
+  latest = max(executions, key=lambda e: e.id)
+  artifact_ids = [event.artifact_id for event in store.get_events_by_execution_ids([latest.id])
+                  if event.type == metadata_store_pb2.Event.OUTPUT
+                  and event.path.steps and event.path.steps[0].key == output_key]
+  return store.get_artifacts_by_id(artifact_ids)[0] if artifact_ids else None
 
 
 def load_slice_metrics(evaluation_uri: str) -> dict[str, dict[str, float]]:
@@ -49,9 +59,9 @@ def load_slice_metrics(evaluation_uri: str) -> dict[str, dict[str, float]]:
 
 def summarize(config: PipelineConfig) -> RunSummary:
   store = open_store(config)
-  evaluation = latest_artifact(store, 'ModelEvaluation')
-  blessing = latest_artifact(store, 'ModelBlessing')
-  pushed = latest_artifact(store, 'PushedModel')
+  evaluation = latest_output(store, config, 'Evaluator', 'evaluation')
+  blessing = latest_output(store, config, 'Evaluator', 'blessing')
+  pushed = latest_output(store, config, 'Pusher', 'pushed_model')
   pushed_path = None
   if pushed is not None and pushed.custom_properties['pushed'].int_value:
     pushed_path = pushed.custom_properties['pushed_destination'].string_value
