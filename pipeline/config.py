@@ -35,11 +35,15 @@ class PipelineConfig:
   # Beam: one arg per item, e.g. --direct_running_mode=multi_threading or Dataflow/Flink flags.
   beam_args: tuple[str, ...] = ('--runner=DirectRunner', '--direct_num_workers=1')
   enable_cache: bool = True
-  # Kubeflow
+  # Kubeflow (docs/kubeflow.md): the pipeline image, the Trainer's pod resources, and the
+  # PersistentVolumeClaim mounted in every step at kubeflow_volume_path (the data root lives there).
   image: str = 'ghcr.io/colorization/colorization-pipeline:latest'
   trainer_gpus: int = 1
-  trainer_cpu: str = '8'
-  trainer_memory: str = '32G'
+  trainer_gpu_type: str = 'nvidia.com/gpu'             # the Kubernetes resource name of the GPU
+  trainer_cpu: float = 8.0                             # vCPUs
+  trainer_memory_gb: float = 32.0
+  kubeflow_volume_claim: str = ''
+  kubeflow_volume_path: str = '/mnt/data'
   model_name: str = features.MODEL_NAME
 
   @property

@@ -2,6 +2,7 @@
 import os
 
 import tensorflow_model_analysis as tfma
+from google.protobuf import message
 from tfx import v1 as tfx
 from ml_metadata.proto import metadata_store_pb2
 
@@ -33,9 +34,13 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
 
 
 def create_pipeline(config: PipelineConfig,
-                    metadata_connection_config: metadata_store_pb2.ConnectionConfig | None = None
-                    ) -> tfx.dsl.Pipeline:
-  """ExampleGen -> statistics/schema/validation -> Transform -> Trainer -> Evaluator -> Pusher."""
+                    metadata_connection_config: metadata_store_pb2.ConnectionConfig | None = None,
+                    trainer_platform_config: message.Message | None = None) -> tfx.dsl.Pipeline:
+  """ExampleGen -> statistics/schema/validation -> Transform -> Trainer -> Evaluator -> Pusher.
+
+  trainer_platform_config: the Trainer's resource request for an orchestrator (Kubeflow: the KFP
+  ResourceSpec kubeflow/runner.py builds from config). LocalDagRunner rejects a ResourceSpec.
+  """
   example_gen = ImageExampleGen(config.data_root, config.split_ratios)
   statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs['examples'])
   schema_gen = tfx.components.ImportSchemaGen(
@@ -63,6 +68,8 @@ def create_pipeline(config: PipelineConfig,
       train_args=tfx.proto.TrainArgs(splits=['train'], num_steps=config.train_steps),
       eval_args=tfx.proto.EvalArgs(splits=['eval'], num_steps=config.eval_steps or None),
       custom_config=config.training_config())
+  if trainer_platform_config is not None:
+    trainer.with_platform_config(trainer_platform_config)
 
   evaluator = tfx.components.Evaluator(
       examples=example_gen.outputs['examples'],
