@@ -134,15 +134,16 @@ def build_parser() -> argparse.ArgumentParser:
   kubeflow_verbs = kubeflow.add_subparsers(dest='kubeflow_verb', required=True)
   compile_ = kubeflow_verbs.add_parser('compile', help='write the KFP v2 pipeline spec')
   _add_pipeline_flags(compile_)
-  compile_.add_argument('--image', help='pipeline container image')
-  compile_.add_argument('--output', default='colorization_pipeline.json',
-                        help='.json (PipelineJob) or .yaml (PipelineSpec)')
+  compile_.add_argument('--image', help='pipeline container image (COLORIZATION_IMAGE)')
+  compile_.add_argument('--output', default='colorization_pipeline.yaml',
+                        help='.yaml: PipelineSpec for the KFP UI and API; .json: PipelineJob')
   compile_.set_defaults(func=cmd_kubeflow_compile)
   submit = kubeflow_verbs.add_parser('submit', help='upload the spec and start a run')
   submit.add_argument('--endpoint', required=True, help='KFP API URL, e.g. http://host:8888')
-  submit.add_argument('--package', default='colorization_pipeline.json')
+  submit.add_argument('--package', default='colorization_pipeline.yaml',
+                      help='the file `kubeflow compile` wrote (.yaml or .json)')
   submit.add_argument('--experiment', default='colorization')
-  submit.add_argument('--run-name')
+  submit.add_argument('--run-name', help='defaults to <pipeline name>-<UTC time>')
   submit.set_defaults(func=cmd_kubeflow_submit)
 
   experiment = verbs.add_parser('experiment', help='per-class vs. combined training experiment')
