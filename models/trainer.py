@@ -12,6 +12,7 @@ from tfx_bsl.public import tfxio
 from models import ab_bins, features, network, signatures
 
 WARM_START_FILE = 'warm_start_weights.npz'
+SHUFFLE_BUFFER = 256  # examples; each is ~0.6 MB of float32 L and ab
 
 
 @dataclasses.dataclass
@@ -24,6 +25,7 @@ class TrainingConfig:
   crop_size: int = 192
   temperature: float = ab_bins.DEFAULT_TEMPERATURE
   warm_start: bool = False
+  train_classes: tuple[str, ...] = ()        # empty = every class; else train on these only
 
 
 def read_ab_histogram(tft_output: tft.TFTransformOutput, files: list[str]) -> np.ndarray:
@@ -51,8 +53,15 @@ def _dataset(fn_args, tft_output, files, config: TrainingConfig, training: bool)
   """(L, ab at prediction resolution) batches; augmentation only for training."""
   dataset = fn_args.data_accessor.tf_dataset_factory(
       files, tfxio.TensorFlowDatasetOptions(batch_size=config.batch_size, shuffle=training,
+                                            shuffle_buffer_size=SHUFFLE_BUFFER,
                                             num_epochs=None if training else 1),
       tft_output.transformed_metadata.schema)
+
+  if config.train_classes:
+    wanted = tf.constant(list(config.train_classes))
+    dataset = dataset.unbatch().filter(
+        lambda example: tf.reduce_any(tf.equal(example[features.LABEL_KEY][0], wanted))
+    ).batch(config.batch_size, drop_remainder=training)
 
   def to_pair(batch):
     lightness, ab = batch[features.L_KEY], batch[features.AB_KEY]
@@ -101,7 +110,8 @@ def run_fn(fn_args) -> None:
             epochs=config.epochs, steps_per_epoch=steps_per_epoch,
             validation_data=_dataset(fn_args, tft_output, fn_args.eval_files, config, False),
             validation_steps=fn_args.eval_steps or None,
-            callbacks=[tf.keras.callbacks.TensorBoard(fn_args.model_run_dir, update_freq='epoch')])
+            callbacks=[tf.keras.callbacks.TensorBoard(fn_args.model_run_dir, update_freq='epoch')],
+            verbose=2)
 
   model.save(fn_args.serving_model_dir, save_format='tf',
              signatures=signatures.make_signatures(model, bins, tft_output))

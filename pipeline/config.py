@@ -29,6 +29,7 @@ class PipelineConfig:
   crop_size: int = 192
   temperature: float = ab_bins.DEFAULT_TEMPERATURE
   warm_start: bool = False
+  train_classes: tuple[str, ...] = ()                 # train on these classes only (experiment)
   # Evaluator
   bless_tolerance_db: float = 0.0                      # allowed PSNR drop vs. the last blessed model
   min_psnr_db: float = 5.0                             # sanity floor for the first model
@@ -79,7 +80,8 @@ class PipelineConfig:
     """The Trainer's custom_config (models.trainer.TrainingConfig fields)."""
     return dict(epochs=self.epochs, batch_size=self.batch_size,
                 learning_rate=self.learning_rate, width=self.width, crop_size=self.crop_size,
-                temperature=self.temperature, warm_start=self.warm_start)
+                temperature=self.temperature, warm_start=self.warm_start,
+                train_classes=list(self.train_classes))
 
   def replace(self, **changes) -> 'PipelineConfig':
     """A copy with the given fields changed; None values are ignored."""
