@@ -8,7 +8,8 @@ import sys
 import warnings
 
 os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+# 3, not 2: importing TensorFlow logs harmless CUDA-plugin registration errors at level E.
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 warnings.filterwarnings('ignore', category=FutureWarning)  # google-api-core's Python 3.10 notice
 
 

@@ -7,7 +7,8 @@ from PIL import Image, UnidentifiedImageError
 
 MIN_SIDE = 8                      # smaller images carry no colour to learn from
 MAX_PIXELS = 100_000_000          # larger ones are refused before decoding (decompression bombs)
-NATIVE_FORMATS = {'JPEG', 'PNG', 'BMP', 'GIF'}   # what tf.io.decode_image reads as-is
+# What tf.io.decode_image reads as-is. Not BMP: it takes palette indices for colours, fails on 1-bit.
+NATIVE_FORMATS = {'JPEG', 'PNG', 'GIF'}
 NATIVE_MODES = {'L', 'RGB', 'RGBA', 'P', 'LA', 'I;16', 'I;16B', 'I', '1'}
 
 

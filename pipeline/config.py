@@ -91,9 +91,15 @@ class PipelineConfig:
 def _parse(field: dataclasses.Field, text: str):
   kind = field.type
   if kind == 'bool':
-    return text.strip().lower() in ('1', 'true', 'yes', 'on')
+    word = text.strip().lower()
+    if word not in ('1', 'true', 'yes', 'on', '0', 'false', 'no', 'off'):
+      raise ValueError(text)
+    return word in ('1', 'true', 'yes', 'on')
   if kind.startswith('tuple[int'):
-    return tuple(int(x) for x in text.replace('/', ',').split(','))
+    values = tuple(int(x) for x in text.replace('/', ',').split(','))
+    if '...' not in kind and len(values) != kind.count('int'):
+      raise ValueError(text)
+    return values
   if kind.startswith('tuple[str'):
     return tuple(shlex.split(text))
   return {'int': int, 'float': float}.get(kind, str)(text)

@@ -1,0 +1,92 @@
+"""PipelineConfig: defaults, COLORIZATION_* variables, and flags overriding them."""
+import os
+
+import pytest
+
+from cli import main as cli
+from pipeline import config as config_lib
+
+
+def test_defaults():
+  config = config_lib.from_env({})
+  assert config == config_lib.PipelineConfig()
+  assert config.data_root == '' and config.split_ratios == (8, 1, 1)
+  assert (config.epochs, config.batch_size, config.temperature) == (2, 16, 0.38)
+  assert config.beam_args == ('--runner=DirectRunner', '--direct_num_workers=1')
+  assert config.enable_cache is True and config.warm_start is False
+  assert config.pipeline_root == os.path.join(config.home, 'pipeline_root')
+  assert config.serving_dir == os.path.join(config.home, 'serving', 'colorizer')
+
+
+def test_environment_values_are_parsed_by_type():
+  config = config_lib.from_env({
+      'COLORIZATION_DATA_ROOT': 'gs://bucket/photos',
+      'COLORIZATION_EPOCHS': '5',
+      'COLORIZATION_LEARNING_RATE': '3e-4',
+      'COLORIZATION_SPLIT_RATIOS': '7/2/1',
+      'COLORIZATION_ENABLE_CACHE': 'off',
+      'COLORIZATION_BEAM_ARGS': "--runner=DirectRunner --job_name='two words' --a=\"b c\"",
+      'UNRELATED_EPOCHS': '9',
+  })
+  assert config.data_root == 'gs://bucket/photos'
+  assert config.epochs == 5 and isinstance(config.epochs, int)
+  assert config.learning_rate == 3e-4 and isinstance(config.learning_rate, float)
+  assert config.split_ratios == (7, 2, 1)
+  assert config.enable_cache is False
+  assert config.beam_args == ('--runner=DirectRunner', '--job_name=two words', '--a=b c')
+
+
+@pytest.mark.parametrize('text', ['8,1,1', ' 8, 1, 1 ', '8/1/1'])
+def test_split_ratio_spellings(text):
+  assert config_lib.from_env({'COLORIZATION_SPLIT_RATIOS': text}).split_ratios == (8, 1, 1)
+
+
+@pytest.mark.parametrize('text, value', [('1', True), ('true', True), ('Yes', True), (' ON ', True),
+                                         ('0', False), ('false', False), ('No', False),
+                                         ('off', False)])
+def test_booleans(text, value):
+  assert config_lib.from_env({'COLORIZATION_WARM_START': text}).warm_start is value
+
+
+@pytest.mark.parametrize('variable, text', [
+    ('COLORIZATION_EPOCHS', 'two'),
+    ('COLORIZATION_EPOCHS', '2.5'),
+    ('COLORIZATION_BATCH_SIZE', ''),
+    ('COLORIZATION_LEARNING_RATE', 'fast'),
+    ('COLORIZATION_SPLIT_RATIOS', '8,1,x'),
+    ('COLORIZATION_SPLIT_RATIOS', '8,2'),
+    ('COLORIZATION_WARM_START', 'maybe'),
+    ('COLORIZATION_ENABLE_CACHE', 'flase'),
+    ('COLORIZATION_BEAM_ARGS', "--job_name='unclosed"),
+])
+def test_bad_values_name_the_variable(variable, text):
+  with pytest.raises(ValueError) as error:
+    config_lib.from_env({variable: text})
+  assert str(error.value).startswith(f'{variable}={text!r} is not a valid ')
+
+
+def test_overrides_beat_the_environment():
+  environ = {'COLORIZATION_EPOCHS': '5', 'COLORIZATION_BATCH_SIZE': '4'}
+  config = config_lib.from_env(environ, epochs=7, batch_size=None)
+  assert (config.epochs, config.batch_size) == (7, 4)
+
+
+def test_cli_flags_beat_the_environment(monkeypatch):
+  monkeypatch.setenv('COLORIZATION_EPOCHS', '5')
+  monkeypatch.setenv('COLORIZATION_BATCH_SIZE', '4')
+  monkeypatch.setenv('COLORIZATION_WARM_START', 'yes')
+  monkeypatch.setenv('COLORIZATION_BEAM_ARGS', '--runner=DataflowRunner')
+  args = cli.build_parser().parse_args(['run', '--epochs', '7', '--data-root', '/photos',
+                                        '--beam-arg=--runner=DirectRunner', '--beam-arg=--x=1'])
+  config = cli._pipeline_config(args)
+  assert (config.epochs, config.batch_size, config.data_root) == (7, 4, '/photos')
+  assert config.beam_args == ('--runner=DirectRunner', '--x=1')
+  assert config.warm_start is True
+
+
+def test_beam_args_run_the_pipeline_image_unless_dependencies_are_given():
+  config = config_lib.PipelineConfig(image='registry/colorization:1')
+  assert config.beam_pipeline_args() == [*config.beam_args,
+                                         '--sdk_container_image=registry/colorization:1']
+  own = config.replace(beam_args=('--runner=DataflowRunner', '--setup_file=./setup.py'))
+  assert own.beam_pipeline_args() == ['--runner=DataflowRunner', '--setup_file=./setup.py']
