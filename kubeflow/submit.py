@@ -22,8 +22,8 @@ class KfpRequestError(ValueError):
   """Kubeflow Pipelines answered a request with an error; the message includes its reason."""
 
 
-def load_package(path: str) -> tuple[dict, str, str]:
-  """(PipelineSpec, YAML text to upload, pipeline root) of a compiled .yaml or .json package.
+def load_package(path: str) -> tuple[str, str, str]:
+  """(pipeline name, YAML text to upload, pipeline root) of a compiled .yaml or .json package.
 
   A .json PipelineJob is converted: the KFP API accepts a YAML PipelineSpec only.
   """
@@ -36,12 +36,12 @@ def load_package(path: str) -> tuple[dict, str, str]:
     if path.endswith('.json'):
       job = json.loads(text)
       spec = job['pipelineSpec']
-      return (spec, yaml.safe_dump(spec, sort_keys=True),
+      return (spec['pipelineInfo']['name'], yaml.safe_dump(spec, sort_keys=True),
               job.get('runtimeConfig', {}).get('gcsOutputDirectory') or
               spec.get('defaultPipelineRoot', ''))
     spec = next(doc for doc in yaml.safe_load_all(text)
                 if isinstance(doc, dict) and 'pipelineInfo' in doc and 'root' in doc)
-    return spec, text, spec.get('defaultPipelineRoot', '')
+    return spec['pipelineInfo']['name'], text, spec.get('defaultPipelineRoot', '')
   except (ValueError, KeyError, TypeError, StopIteration, yaml.YAMLError):
     raise ValueError(f'{path!r} is not a compiled KFP pipeline (a PipelineSpec .yaml or a '
                      'PipelineJob .json)') from None
@@ -69,8 +69,8 @@ class KfpClient:
     self.endpoint = endpoint.rstrip('/')
 
   def call(self, action: str, method: str, path: str, query: dict | None = None,
-           body: dict | None = None, upload: tuple[str, bytes] | None = None) -> dict:
-    """Sends one request; `body` goes as JSON, `upload` (file name, bytes) as multipart."""
+           body: dict | None = None, attachment: tuple[str, bytes] | None = None) -> dict:
+    """Sends one request; `body` goes as JSON, `attachment` (file name, bytes) as multipart."""
     url = f'{self.endpoint}{API_PREFIX}{path}'
     if query:
       url += '?' + urllib.parse.urlencode(query)
@@ -79,8 +79,8 @@ class KfpClient:
     if body is not None:
       data = json.dumps(body).encode()
       headers['Content-Type'] = 'application/json'
-    if upload is not None:
-      data, headers['Content-Type'] = _multipart('uploadfile', *upload)
+    if attachment is not None:
+      data, headers['Content-Type'] = _multipart('uploadfile', *attachment)
     request = urllib.request.Request(url, data=data, headers=headers, method=method)
     try:
       with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
@@ -120,13 +120,13 @@ def upload(client: KfpClient, name: str, spec_yaml: str, version: str) -> tuple[
   if pipeline is None:
     pipeline_id = client.call('uploading the pipeline', 'POST', '/pipelines/upload',
                               query={'name': name, 'display_name': name},
-                              upload=package)['pipeline_id']
+                              attachment=package)['pipeline_id']
     versions = client.call('reading the uploaded version', 'GET',
                            f'/pipelines/{pipeline_id}/versions', query={'page_size': 1})
     return pipeline_id, versions['pipeline_versions'][0]['pipeline_version_id']
   answer = client.call('uploading the pipeline version', 'POST', '/pipelines/upload_version',
                        query={'pipelineid': pipeline['pipeline_id'], 'name': version,
-                              'display_name': version}, upload=package)
+                              'display_name': version}, attachment=package)
   return pipeline['pipeline_id'], answer['pipeline_version_id']
 
 
@@ -134,8 +134,7 @@ def submit(endpoint: str, package: str, experiment: str = 'colorization',
            run_name: str | None = None) -> int:
   """Uploads `package`, starts a run in `experiment`, prints the run's UI link; returns 0."""
   client = KfpClient(endpoint)
-  spec, spec_yaml, pipeline_root = load_package(package)
-  name = spec['pipelineInfo']['name']
+  name, spec_yaml, pipeline_root = load_package(package)
   stamp = datetime.datetime.now(datetime.timezone.utc).strftime('%Y%m%d-%H%M%S-%f')[:-3]
   try:
     pipeline_id, version_id = upload(client, name, spec_yaml, f'{name}-{stamp}')
