@@ -140,7 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help='.yaml: PipelineSpec for the KFP UI and API; .json: PipelineJob')
   compile_.set_defaults(func=cmd_kubeflow_compile)
   submit = kubeflow_verbs.add_parser('submit', help='upload the spec and start a run')
-  submit.add_argument('--endpoint', required=True, help='KFP API URL, e.g. http://host:8888')
+  submit.add_argument('--endpoint', required=True,
+                      help='KFP UI address (it serves the API too), e.g. http://localhost:8080')
   submit.add_argument('--package', default='colorization_pipeline.yaml',
                       help='the file `kubeflow compile` wrote (.yaml or .json)')
   submit.add_argument('--experiment', default='colorization')
