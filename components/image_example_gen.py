@@ -84,11 +84,15 @@ class Executor(BaseExampleGenExecutor):
     return _ImagesToExample
 
   def Do(self, input_dict, output_dict, exec_properties) -> None:
-    image_files.list_images(exec_properties['input_base'])  # clear error before any Beam work
-    examples_uri = output_dict['examples'][0].uri
-    exec_properties = dict(exec_properties)
-    exec_properties[_REPORT_URI_KEY] = os.path.join(examples_uri, SKIPPED_FILES_REPORT)
-    super().Do(input_dict, output_dict, exec_properties)
+    data_root = exec_properties['input_base']
+    files = image_files.list_images(data_root)  # clear error before any Beam work
+    report = os.path.join(output_dict['examples'][0].uri, SKIPPED_FILES_REPORT)
+    super().Do(input_dict, output_dict, {**exec_properties, _REPORT_URI_KEY: report})
+    with tf.io.gfile.GFile(report) as f:
+      skipped = len(f.read().splitlines())
+    if skipped == len(files):
+      raise image_files.DataRootError(f'Data root {data_root!r} has no readable images: all '
+                                      f'{skipped} files were skipped (reasons in {report}).')
 
 
 def split_config(ratios: tuple[int, ...]) -> example_gen_pb2.Output:

@@ -144,7 +144,7 @@ def test_uniform_histogram_needs_no_rebalancing():
 
 
 def test_rebalance_mix_limits():
-  # w ∝ 1 / ((1 - λ) p~ + λ / Q): λ = 1 gives uniform weights; λ = 0 with no smoothing gives 1 / (Q p).
+  # w ∝ 1 / ((1 - λ) p~ + λ / Q): λ = 1 gives uniform weights; λ = 0 without smoothing 1 / (Q p).
   histogram = disc_histogram(np.random.default_rng(9))
   p = histogram[IN_DISC] / histogram.sum()
   np.testing.assert_allclose(ab_bins.rebalance_weights(histogram, mix=1.0), 1.0, rtol=1e-5)

@@ -11,11 +11,10 @@ from cli import main as cli
 COLORIZATION = os.path.join(os.path.dirname(sys.executable), 'colorization')
 
 
-def user_environment(**variables) -> dict:
-  """This process's environment without the test-only TF log setting, plus `variables`."""
-  environ = {k: v for k, v in os.environ.items()
-             if k != 'TF_CPP_MIN_LOG_LEVEL' and not k.startswith('COLORIZATION_')}
-  return {**environ, **variables}
+def user_environment() -> dict:
+  """This process's environment as a user's shell has it: no test-only TF log level, no config."""
+  return {k: v for k, v in os.environ.items()
+          if k != 'TF_CPP_MIN_LOG_LEVEL' and not k.startswith('COLORIZATION_')}
 
 
 def test_help_is_fast():
@@ -31,38 +30,33 @@ def test_help_is_fast():
 
 @pytest.fixture(scope='module')
 def failed_runs(tmp_path_factory) -> dict[str, tuple[str, subprocess.CompletedProcess]]:
-  """Case -> (text the error must name, finished `colorization run`); run side by side."""
+  """Case -> (path the error must name, finished `colorization run`); run side by side."""
   tmp = tmp_path_factory.mktemp('cli')
   (tmp / 'photos' / 'face').mkdir(parents=True)
   (tmp / 'photos' / 'face' / 'face_000.jpg').write_bytes(b'not checked before the layout')
   (tmp / 'photos' / 'animal').mkdir()
-  home = str(tmp / 'home')
-  cases = {
-      'missing data root': (str(tmp / 'missing'), ['--data-root', str(tmp / 'missing')], {}),
-      'empty class folder': (str(tmp / 'photos' / 'animal'), ['--data-root', str(tmp / 'photos')],
-                             {}),
-  }
-  processes = {
-      case: (names, subprocess.Popen([COLORIZATION, 'run', '--home', home, *flags],
-                                     env=user_environment(**variables), stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True))
-      for case, (names, flags, variables) in cases.items()}
+  cases = {'missing data root': (tmp / 'missing', tmp / 'missing'),
+           'empty class folder': (tmp / 'photos', tmp / 'photos' / 'animal')}
+  processes = {case: subprocess.Popen(
+      [COLORIZATION, 'run', '--data-root', str(data_root), '--home', str(tmp / 'home')],
+      env=user_environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+      for case, (data_root, _) in cases.items()}
   results = {}
-  for case, (names, process) in processes.items():
+  for case, process in processes.items():
     stdout, stderr = process.communicate(timeout=300)
-    results[case] = names, subprocess.CompletedProcess(process.args, process.returncode, stdout,
-                                                       stderr)
+    results[case] = str(cases[case][1]), subprocess.CompletedProcess(
+        process.args, process.returncode, stdout, stderr)
   return results
 
 
 @pytest.mark.parametrize('case', ['missing data root', 'empty class folder'])
 def test_user_errors_are_one_clear_line(failed_runs, case):
-  names, result = failed_runs[case]
+  path, result = failed_runs[case]
   assert result.returncode == 2, result.stderr
   assert 'Traceback' not in result.stderr
   lines = result.stderr.strip().splitlines()
   assert len(lines) == 1, result.stderr
-  assert lines[0].startswith('colorization run: error: ') and names in lines[0]
+  assert lines[0].startswith('colorization run: error: ') and repr(path) in lines[0]
   assert 'Running pipeline' not in result.stdout
 
 
@@ -70,4 +64,5 @@ def test_bad_variable_is_one_clear_line(monkeypatch, capsys, tmp_path):
   monkeypatch.setenv('COLORIZATION_EPOCHS', 'two')
   assert cli.main(['run', '--data-root', str(tmp_path), '--home', str(tmp_path)]) == 2
   out, err = capsys.readouterr()
-  assert out == '' and err == "colorization run: error: COLORIZATION_EPOCHS='two' is not a valid int\n"
+  assert out == ''
+  assert err == "colorization run: error: COLORIZATION_EPOCHS='two' is not a valid int\n"

@@ -177,7 +177,8 @@ def test_data_root_that_is_a_file(tmp_path):
 
 def test_data_root_without_class_folders(tmp_path):
   (tmp_path / 'photo.jpg').write_bytes(b'x')
-  with pytest.raises(image_files.DataRootError, match=re.escape(str(tmp_path)) + '.*no class sub-folders'):
+  with pytest.raises(image_files.DataRootError,
+                     match=re.escape(str(tmp_path)) + '.*no class sub-folders'):
     image_files.list_images(str(tmp_path))
 
 
@@ -189,5 +190,6 @@ def test_class_folder_without_files(tmp_path, content):
   for path in content:
     os.makedirs(os.path.dirname(tmp_path / 'empty' / path), exist_ok=True)
     (tmp_path / 'empty' / path).write_bytes(b'x')
-  with pytest.raises(image_files.DataRootError, match=re.escape(str(tmp_path / 'empty')) + '.*is empty'):
+  with pytest.raises(image_files.DataRootError,
+                     match=re.escape(str(tmp_path / 'empty')) + '.*is empty'):
     image_files.list_images(str(tmp_path))
