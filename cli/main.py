@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
   except Exception as e:  # the CLI boundary: one clear line, the traceback only with --debug
     if args.debug:
       raise
-    known = isinstance(e, (UserError, FileNotFoundError, PermissionError, ValueError))
+    known = isinstance(e, (UserError, OSError, ValueError))
     print(f'colorization {args.verb}: error: {e}' + ('' if known else
           ' (run with --debug for the traceback; logs are under the home directory)'),
           file=sys.stderr)

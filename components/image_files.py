@@ -1,8 +1,13 @@
-"""Finding and checking the photos under a data root: DATA_ROOT/<class>/<file>."""
+"""Finding and checking the photos under a data root: DATA_ROOT/<class>/<file>.
+
+The data root is a local folder, a mounted volume or an object-store URI (gs://): file access
+goes through tf.io.gfile.
+"""
 import dataclasses
 import io
 import os
 
+import tensorflow as tf
 from PIL import Image, UnidentifiedImageError
 
 MIN_SIDE = 8                      # smaller images carry no colour to learn from
@@ -29,21 +34,25 @@ class ImageRecord:
   height: int
 
 
+def _entries(folder: str) -> list[str]:
+  """Visible entry names of a folder (object stores mark sub-folders with a trailing '/')."""
+  return sorted(name.rstrip('/') for name in tf.io.gfile.listdir(folder) if not name.startswith('.'))
+
+
 def list_images(data_root: str) -> list[tuple[str, str]]:
   """(label, relative path) of every file in DATA_ROOT/<class>/, sorted; checks the layout."""
-  if not os.path.isdir(data_root):
+  if not tf.io.gfile.isdir(data_root):
     raise DataRootError(f'Data root {data_root!r} is not a directory.')
-  classes = sorted(d for d in os.listdir(data_root)
-                   if os.path.isdir(os.path.join(data_root, d)) and not d.startswith('.'))
+  classes = [d for d in _entries(data_root) if tf.io.gfile.isdir(os.path.join(data_root, d))]
   if not classes:
     raise DataRootError(f'Data root {data_root!r} has no class sub-folders (expected '
                         'DATA_ROOT/<class>/<image files>).')
   files = []
   for label in classes:
-    names = sorted(n for n in os.listdir(os.path.join(data_root, label))
-                   if not n.startswith('.') and os.path.isfile(os.path.join(data_root, label, n)))
+    folder = os.path.join(data_root, label)
+    names = [n for n in _entries(folder) if not tf.io.gfile.isdir(os.path.join(folder, n))]
     if not names:
-      raise DataRootError(f'Class folder {os.path.join(data_root, label)!r} is empty.')
+      raise DataRootError(f'Class folder {folder!r} is empty.')
     files.extend((label, f'{label}/{name}') for name in names)
   return files
 
@@ -51,7 +60,7 @@ def list_images(data_root: str) -> list[tuple[str, str]]:
 def read_image(data_root: str, label: str, relative_path: str) -> ImageRecord:
   """Reads and fully decodes one file; raises BadImage naming the file and the reason."""
   path = os.path.join(data_root, relative_path)
-  with open(path, 'rb') as f:
+  with tf.io.gfile.GFile(path, 'rb') as f:
     data = f.read()
   try:
     with Image.open(io.BytesIO(data)) as image:

@@ -73,7 +73,8 @@ def specialist_verdicts(outcomes: list[ModelResult], classes: list[str]) -> list
   for label in classes:
     own = next(o for o in outcomes if o.name == label).metrics[label]
     wins = [title for metric, title, higher in TABLE_METRICS if higher is not None
-            and (own[metric] > combined[label][metric]) == higher]
+            and (own[metric] > combined[label][metric] if higher
+                 else own[metric] < combined[label][metric])]
     verdicts.append(f'- **{label}**: specialist better on {len(wins)} of 3 '
                     f'({", ".join(wins) or "none"}); PSNR {own["psnr"]:.2f} vs '
                     f'{combined[label]["psnr"]:.2f} dB, AuC {own["auc"]:.2f} vs '

@@ -39,7 +39,8 @@ def _unreachable(config: PipelineConfig, what: str, path: str) -> ValueError:
 def kubeflow_config(config: PipelineConfig, image: str | None = None) -> PipelineConfig:
   """The config as the pipeline's containers see it; ValueError naming any path they cannot use.
 
-  The schema inside this repository maps to its copy in the image (IMAGE_SOURCE_DIR).
+  The schema inside this repository maps to its copy in the image (IMAGE_SOURCE_DIR). The
+  blessed-model resolver is left out: the open-source KFP backend has no resolver executor.
   """
   config = config.replace(image=image)
   if not config.home.startswith(OBJECT_STORE):
@@ -57,7 +58,7 @@ def kubeflow_config(config: PipelineConfig, image: str | None = None) -> Pipelin
     if relative.startswith(os.pardir):
       raise _unreachable(config, 'schema dir', schema_dir)
     schema_dir = posixpath.join(IMAGE_SOURCE_DIR, *relative.split(os.sep))
-  return config.replace(schema_dir=schema_dir)
+  return config.replace(schema_dir=schema_dir, resolve_blessed_model=False)
 
 
 def trainer_resources(config: PipelineConfig) -> message.Message:

@@ -33,6 +33,9 @@ class PipelineConfig:
   # Evaluator
   bless_tolerance_db: float = 0.0                      # allowed PSNR drop vs. the last blessed model
   min_psnr_db: float = 5.0                             # sanity floor for the first model
+  # Resolve the last blessed model (baseline for the Evaluator, warm start). Open-source KFP has
+  # no resolver executor, so kubeflow/runner.py turns this off; blessing then uses min_psnr_db.
+  resolve_blessed_model: bool = True
   # Beam: one arg per item, e.g. --direct_running_mode=multi_threading or Dataflow/Flink flags.
   beam_args: tuple[str, ...] = ('--runner=DirectRunner', '--direct_num_workers=1')
   enable_cache: bool = True

@@ -47,6 +47,7 @@ def run(config: config_lib.PipelineConfig, progress: bool = True) -> str:
   from tfx import v1 as tfx
   from pipeline.pipeline import create_pipeline
 
+  absl_verbosity = absl_logging.get_verbosity()
   absl_logging.set_verbosity(absl_logging.INFO)  # TF restores this level after muting itself
   os.makedirs(config.logs_dir, exist_ok=True)
   log_path = os.path.join(config.logs_dir, time.strftime('run-%Y%m%d-%H%M%S.log'))
@@ -64,6 +65,7 @@ def run(config: config_lib.PipelineConfig, progress: bool = True) -> str:
   finally:
     file_handler.close()
     root.handlers, root.level, tf_logger.handlers = saved
+    absl_logging.set_verbosity(absl_verbosity)
   return log_path
 
 

@@ -58,13 +58,14 @@ def create_pipeline(config: PipelineConfig,
       strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
       model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
       model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
-  ).with_id('latest_blessed_model_resolver')
+  ).with_id('latest_blessed_model_resolver') if config.resolve_blessed_model else None
+  blessed_model = latest_blessed_model.outputs['model'] if latest_blessed_model else None
 
   trainer = tfx.components.Trainer(
       run_fn=RUN_FN,
       examples=transform.outputs['transformed_examples'],
       transform_graph=transform.outputs['transform_graph'],
-      base_model=latest_blessed_model.outputs['model'] if config.warm_start else None,
+      base_model=blessed_model if config.warm_start else None,
       train_args=tfx.proto.TrainArgs(splits=['train'], num_steps=config.train_steps),
       eval_args=tfx.proto.EvalArgs(splits=['eval'], num_steps=config.eval_steps or None),
       custom_config=config.training_config())
@@ -75,7 +76,7 @@ def create_pipeline(config: PipelineConfig,
       examples=example_gen.outputs['examples'],
       example_splits=['test'],
       model=trainer.outputs['model'],
-      baseline_model=latest_blessed_model.outputs['model'],
+      baseline_model=blessed_model,
       eval_config=eval_config(config))
 
   pusher = tfx.components.Pusher(
@@ -87,8 +88,8 @@ def create_pipeline(config: PipelineConfig,
   return tfx.dsl.Pipeline(
       pipeline_name=config.pipeline_name,
       pipeline_root=config.pipeline_root,
-      components=[example_gen, statistics_gen, schema_gen, example_validator, transform,
-                  latest_blessed_model, trainer, evaluator, pusher],
+      components=[c for c in (example_gen, statistics_gen, schema_gen, example_validator,
+                              transform, latest_blessed_model, trainer, evaluator, pusher) if c],
       enable_cache=config.enable_cache,
       metadata_connection_config=metadata_connection_config,
       beam_pipeline_args=config.beam_pipeline_args())

@@ -1,0 +1,63 @@
+"""experiments/experiment.py: four real pipeline runs on a tiny generated dataset."""
+import os
+import re
+import subprocess
+
+import pytest
+
+from tests.conftest import COLORIZATION
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope='module')
+def experiment_home(demo_data_root, tmp_path_factory) -> str:
+  home = str(tmp_path_factory.mktemp('experiment'))
+  result = subprocess.run([COLORIZATION, 'experiment', '--data-root', demo_data_root, '--home', home,
+                           '--train-steps', '2', '--epochs', '1', '--batch-size', '4'],
+                          capture_output=True, text=True, timeout=1200)
+  assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+  assert 'experiment.md' in result.stdout
+  return home
+
+
+def _markdown(home: str) -> str:
+  with open(os.path.join(home, 'experiment', 'reports', 'experiment.md')) as f:
+    return f.read()
+
+
+def test_matrix_is_complete(experiment_home):
+  text = _markdown(experiment_home)
+  for title in ('PSNR (dB)', 'AuC (%)', 'CF', 'ΔCF'):
+    table = text.split(f'### {title}\n')[1].split('\n\n')[1]
+    rows = {line.split('|')[1].strip(): line for line in table.splitlines()[2:]}
+    assert set(rows) == {'face', 'animal', 'landscape', 'all', 'gray (a=b=0)'}
+    for line in rows.values():
+      cells = [c.strip() for c in line.strip('|').split('|')[1:]]
+      assert len(cells) == 3 and all(re.fullmatch(r'-?\d+\.\d\d', c) for c in cells), line
+  assert text.count('specialist better on') == 3
+
+
+def test_numbers_come_from_the_evaluations(experiment_home):
+  import tensorflow_model_analysis as tfma
+  text = _markdown(experiment_home)
+  psnr_table = text.split('### PSNR (dB)\n')[1].split('\n\n')[1].splitlines()
+  header = [c.strip() for c in psnr_table[0].strip('|').split('|')[1:]]
+  for model, evaluation in re.findall(r'- (\w+): model `[^`]+`, evaluation `([^`]+)`', text):
+    row = next(line for line in psnr_table if line.startswith(f'| {model} |'))
+    reported = [float(c) for c in row.strip('|').split('|')[1:]]
+    evaluated = {}
+    for record in tfma.load_metrics(evaluation):
+      keys = record.slice_key.single_slice_keys
+      if keys:
+        values = {kv.key.name: kv.value.double_value.value for kv in record.metric_keys_and_values
+                  if not kv.key.is_diff}
+        evaluated[keys[0].bytes_value.decode()] = values['psnr']
+    assert reported == pytest.approx([round(evaluated[c], 2) for c in header], abs=0.006)
+
+
+def test_html_report_has_charts_and_gallery(experiment_home):
+  with open(os.path.join(experiment_home, 'experiment', 'reports', 'experiment.html')) as f:
+    page = f.read()
+  assert page.count('<svg') == 4
+  assert page.count('data:image/png;base64,') >= 3 * 6  # gray, 4 models, truth per image
