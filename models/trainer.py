@@ -73,15 +73,20 @@ def _dataset(fn_args, tft_output, files, config: TrainingConfig, training: bool)
   return dataset.map(to_pair, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
+def read_weights(path: str) -> list[np.ndarray]:
+  """The weight arrays a run saved beside its SavedModel (WARM_START_FILE), in layer order."""
+  with tf.io.gfile.GFile(path, 'rb') as f:
+    saved = np.load(io.BytesIO(f.read()))
+  return [saved[f'arr_{i}'] for i in range(len(saved.files))]
+
+
 def _warm_start(model: tf.keras.Model, base_model_dir: str | None) -> None:
   """Copies every weight whose shape matches from the last blessed model, if one exists."""
   path = base_model_dir and os.path.join(os.path.dirname(base_model_dir), WARM_START_FILE)
   if not path or not tf.io.gfile.exists(path):
     logging.info('Warm start requested but no blessed model weights found; training from scratch.')
     return
-  with tf.io.gfile.GFile(path, 'rb') as f:
-    saved = np.load(io.BytesIO(f.read()))
-  arrays = [saved[f'arr_{i}'] for i in range(len(saved.files))]
+  arrays = read_weights(path)
   restored = 0
   for variable, array in zip(model.weights, arrays):
     if tuple(variable.shape) == array.shape:

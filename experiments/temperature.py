@@ -1,0 +1,69 @@
+"""Scores annealed-mean temperatures on a split (eval by default), without retraining.
+
+The trained logits do not depend on T, so the network is rebuilt from the run's warm-start
+weights and decoded at each candidate T. Use it to pick `COLORIZATION_TEMPERATURE` on the eval
+split, never on test:  python -m experiments.temperature --home DIR [--split eval]
+"""
+import argparse
+import os
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from models import ab_bins, features, metrics, network, trainer
+from pipeline import config as config_lib
+from pipeline import results
+
+CANDIDATES = (0.2, 0.3, 0.38, 0.5, 0.7, 1.0)
+
+
+def score_temperatures(config: config_lib.PipelineConfig, split: str = 'eval',
+                       temperatures: tuple[float, ...] = CANDIDATES) -> dict:
+  """{T: {class: {metric: value}}} for the latest trained model on the transformed split."""
+  store = results.open_store(config)
+  transform_graph = results.latest_output(store, config, 'Transform', 'transform_graph')
+  transformed = results.latest_output(store, config, 'Transform', 'transformed_examples')
+  model = results.latest_output(store, config, 'Trainer', 'model')
+  tft_output = tft.TFTransformOutput(transform_graph.uri)
+  bins = ab_bins.AbBins(trainer.read_ab_histogram(
+      tft_output, os.path.join(transformed.uri, 'Split-train', '*')))
+  net = network.build_network(bins.size, config.width)
+  net.set_weights(trainer.read_weights(os.path.join(model.uri, trainer.WARM_START_FILE)))
+
+  spec = tft_output.transformed_feature_spec()
+  files = tf.io.gfile.glob(os.path.join(transformed.uri, f'Split-{split}', '*'))
+  dataset = tf.data.TFRecordDataset(files, compression_type='GZIP').batch(16).map(
+      lambda records: tf.io.parse_example(records, spec))
+  metric_classes = (metrics.Psnr, metrics.GrayPsnr, metrics.Auc, metrics.DeltaColorfulness)
+  scores = {t: {} for t in temperatures}
+  for batch in dataset:
+    logits = net(batch[features.L_KEY], training=False)
+    labels = batch[features.LABEL_KEY][:, 0].numpy()
+    slices = {'overall': np.ones(len(labels), bool)}
+    slices.update({label.decode(): labels == label for label in set(labels)})
+    for t in temperatures:
+      ab = tf.image.resize(bins.annealed_mean(logits, t), [features.IMAGE_SIZE] * 2)
+      lab_pred = tf.concat([batch[features.L_KEY], ab], -1)
+      for name, mask in slices.items():
+        per_slice = scores[t].setdefault(name, [m() for m in metric_classes])
+        for metric in per_slice:
+          metric.update_state(tf.boolean_mask(batch[features.AB_KEY], mask),
+                              tf.boolean_mask(lab_pred, mask))
+  return {t: {name: {m.name: float(m.result()) for m in values}
+              for name, values in slices.items()} for t, slices in scores.items()}
+
+
+def main() -> None:
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument('--home', required=True)
+  parser.add_argument('--split', default='eval')
+  args = parser.parse_args()
+  config = config_lib.from_env(home=args.home)
+  for t, classes in score_temperatures(config, args.split).items():
+    for name, values in sorted(classes.items()):
+      print(f'T={t:<5} {name:<10} ' + '  '.join(f'{k}={v:.2f}' for k, v in values.items()))
+
+
+if __name__ == '__main__':
+  main()
