@@ -1,0 +1,292 @@
+"""The local TF Serving server: API answers, TF Serving's error codes, version pickup, load, shutdown."""
+import concurrent.futures
+import io
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+
+import grpc
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+from tensorflow_serving.apis import (get_model_metadata_pb2, get_model_status_pb2,
+                                     model_service_pb2_grpc, predict_pb2,
+                                     prediction_service_pb2_grpc)
+
+from models import ab_bins, features, network, signatures
+from serving import server as server_lib
+from tests.conftest import COLORIZATION
+
+MAX_MESSAGE_BYTES = 1024 * 1024
+AVAILABLE = get_model_status_pb2.ModelVersionStatus.State.AVAILABLE
+END = get_model_status_pb2.ModelVersionStatus.State.END
+
+
+@pytest.fixture(scope='module')
+def small_export(tmp_path_factory) -> str:
+  """A SavedModel with the real serving_default and colorize_image graphs around a tiny network."""
+  bins = ab_bins.AbBins(np.ones(ab_bins.GRID_BINS))
+  model = network.build_network(bins.size, width=4)
+  size = features.IMAGE_SIZE
+
+  @tf.function(input_signature=[tf.TensorSpec([None, size, size, 1], tf.float32, features.L_KEY)])
+  def serving_default(lightness):
+    return {features.AB_KEY: signatures.predict_ab(model, bins, lightness)}
+
+  @tf.function(input_signature=[tf.TensorSpec([None], tf.string, features.IMAGE_BYTES_KEY)])
+  def colorize_image(image_bytes):
+    return {features.COLORIZED_PNG_KEY: signatures.colorize_images(model, bins, image_bytes)}
+
+  module = tf.Module()
+  module.model = model
+  path = str(tmp_path_factory.mktemp('small_export'))
+  tf.saved_model.save(module, path, signatures={features.SERVING_DEFAULT: serving_default,
+                                                features.COLORIZE_IMAGE: colorize_image})
+  return path
+
+
+def start_server(base_path: str) -> server_lib.ModelServer:
+  server = server_lib.ModelServer(base_path, features.MODEL_NAME, '127.0.0.1', 0,
+                                  poll_seconds=0.2, max_message_bytes=MAX_MESSAGE_BYTES)
+  server.start()
+  return server
+
+
+@pytest.fixture(scope='module')
+def address(small_export, tmp_path_factory) -> str:
+  base = tmp_path_factory.mktemp('base')
+  shutil.copytree(small_export, base / '1')
+  server = start_server(str(base))
+  yield server.address
+  server.stop()
+
+
+def stubs(address: str):
+  channel = grpc.insecure_channel(address, options=[('grpc.max_send_message_length', -1)])
+  return (prediction_service_pb2_grpc.PredictionServiceStub(channel),
+          model_service_pb2_grpc.ModelServiceStub(channel))
+
+
+def png_bytes(width: int, height: int, mode: str = 'RGB') -> bytes:
+  rng = np.random.default_rng(width * height)
+  pixels = rng.integers(0, 256, (height, width, 3), np.uint8)
+  buffer = io.BytesIO()
+  Image.fromarray(pixels).convert(mode).save(buffer, 'PNG')
+  return buffer.getvalue()
+
+
+def colorize_request(images: list[bytes], name: str = features.MODEL_NAME,
+                     signature_name: str = features.COLORIZE_IMAGE, version: int | None = None,
+                     version_label: str = '') -> predict_pb2.PredictRequest:
+  request = predict_pb2.PredictRequest()
+  request.model_spec.name = name
+  request.model_spec.signature_name = signature_name
+  if version is not None:
+    request.model_spec.version.value = version
+  if version_label:
+    request.model_spec.version_label = version_label
+  request.inputs[features.IMAGE_BYTES_KEY].CopyFrom(tf.make_tensor_proto(images, tf.string))
+  return request
+
+
+def lightness_request(array: np.ndarray) -> predict_pb2.PredictRequest:
+  request = predict_pb2.PredictRequest()
+  request.model_spec.name = features.MODEL_NAME
+  request.inputs[features.L_KEY].CopyFrom(tf.make_tensor_proto(array))
+  return request
+
+
+def model_status(address: str, version: int | None = None) -> dict[int, tuple[int, str]]:
+  request = get_model_status_pb2.GetModelStatusRequest()
+  request.model_spec.name = features.MODEL_NAME
+  if version is not None:
+    request.model_spec.version.value = version
+  response = stubs(address)[1].GetModelStatus(request, timeout=10)
+  return {s.version: (s.state, s.status.error_message) for s in response.model_version_status}
+
+
+def test_status_metadata_and_predict(address):
+  assert model_status(address) == {1: (AVAILABLE, '')}
+  predict, _ = stubs(address)
+  request = get_model_metadata_pb2.GetModelMetadataRequest(metadata_field=['signature_def'])
+  request.model_spec.name = features.MODEL_NAME
+  metadata = predict.GetModelMetadata(request, timeout=10)
+  signature_map = get_model_metadata_pb2.SignatureDefMap()
+  metadata.metadata['signature_def'].Unpack(signature_map)
+  colorize = signature_map.signature_def[features.COLORIZE_IMAGE]
+  assert list(colorize.inputs) == [features.IMAGE_BYTES_KEY]
+  assert list(colorize.outputs) == [features.COLORIZED_PNG_KEY]
+  assert metadata.model_spec.version.value == 1
+
+  ab = predict.Predict(lightness_request(np.full([2, 224, 224, 1], 50, np.float32)), timeout=30)
+  assert ab.model_spec.signature_name == features.SERVING_DEFAULT
+  assert tf.make_ndarray(ab.outputs[features.AB_KEY]).shape == (2, 224, 224, 2)
+
+  images = [png_bytes(97, 61), png_bytes(300, 20, 'L')]
+  response = predict.Predict(colorize_request(images), timeout=60)
+  pngs = tf.make_ndarray(response.outputs[features.COLORIZED_PNG_KEY])
+  assert [Image.open(io.BytesIO(png)).size for png in pngs] == [(97, 61), (300, 20)]
+
+
+def _call(address: str, method: str, request):
+  predict, models = stubs(address)
+  service = models if method == 'GetModelStatus' else predict
+  with pytest.raises(grpc.RpcError) as raised:
+    getattr(service, method)(request, timeout=30)
+  return raised.value.code(), raised.value.details()
+
+
+def _without_input() -> predict_pb2.PredictRequest:
+  request = colorize_request([b''])
+  del request.inputs[features.IMAGE_BYTES_KEY]
+  return request
+
+
+def _extra_input() -> predict_pb2.PredictRequest:
+  request = colorize_request([png_bytes(8, 8)])
+  request.inputs['extra'].CopyFrom(tf.make_tensor_proto([1.0]))
+  return request
+
+
+def _metadata(fields: list[str]) -> get_model_metadata_pb2.GetModelMetadataRequest:
+  request = get_model_metadata_pb2.GetModelMetadataRequest(metadata_field=fields)
+  request.model_spec.name = features.MODEL_NAME
+  return request
+
+
+def _status(name: str, version: int) -> get_model_status_pb2.GetModelStatusRequest:
+  request = get_model_status_pb2.GetModelStatusRequest()
+  request.model_spec.name = name
+  request.model_spec.version.value = version
+  return request
+
+
+def _filtered(output: str) -> predict_pb2.PredictRequest:
+  request = colorize_request([png_bytes(8, 8)])
+  request.output_filter.append(output)
+  return request
+
+
+MALFORMED = {
+    'unknown model': ('Predict', lambda: colorize_request([b''], name='nope'),
+                      grpc.StatusCode.NOT_FOUND, 'Latest(nope)'),
+    'unknown version': ('Predict', lambda: colorize_request([b''], version=7),
+                        grpc.StatusCode.NOT_FOUND, 'Specific(colorizer, 7)'),
+    'version label': ('Predict', lambda: colorize_request([b''], version_label='stable'),
+                      grpc.StatusCode.INVALID_ARGUMENT, 'stable'),
+    # TF Serving answers an unknown signature with FAILED_PRECONDITION (predict_util.cc).
+    'unknown signature': ('Predict', lambda: colorize_request([b''], signature_name='nope'),
+                          grpc.StatusCode.FAILED_PRECONDITION, '"nope"'),
+    'missing input': ('Predict', _without_input, grpc.StatusCode.INVALID_ARGUMENT,
+                      'Missing but required: {image_bytes}'),
+    'extra input': ('Predict', _extra_input, grpc.StatusCode.INVALID_ARGUMENT,
+                    'Sent extra: {extra}'),
+    'wrong dtype': ('Predict', lambda: lightness_request(np.zeros([1, 224, 224, 1], np.int32)),
+                    grpc.StatusCode.INVALID_ARGUMENT, "input 'L': dtype int32"),
+    'wrong shape': ('Predict', lambda: lightness_request(np.zeros([1, 10, 10, 1], np.float32)),
+                    grpc.StatusCode.INVALID_ARGUMENT, "input 'L': shape [1, 10, 10, 1]"),
+    'undecodable image': ('Predict', lambda: colorize_request([png_bytes(8, 8), b'not an image']),
+                          grpc.StatusCode.INVALID_ARGUMENT, "input 'image_bytes'"),
+    'unknown output': ('Predict', lambda: _filtered('nope'), grpc.StatusCode.INVALID_ARGUMENT,
+                       'nope'),
+    'oversized message': ('Predict', lambda: colorize_request([bytes(MAX_MESSAGE_BYTES + 1)]),
+                          grpc.StatusCode.RESOURCE_EXHAUSTED, 'larger than max'),
+    'metadata field': ('GetModelMetadata', lambda: _metadata(['nope']),
+                       grpc.StatusCode.INVALID_ARGUMENT, 'nope'),
+    'status of unknown version': ('GetModelStatus', lambda: _status(features.MODEL_NAME, 7),
+                                  grpc.StatusCode.NOT_FOUND, 'version 7'),
+    'status of unknown model': ('GetModelStatus', lambda: _status('nope', 1),
+                                grpc.StatusCode.NOT_FOUND, 'nope'),
+}
+
+
+@pytest.mark.parametrize('case', MALFORMED)
+def test_malformed_request_gets_tf_serving_status_and_server_carries_on(address, case):
+  method, make_request, code, detail = MALFORMED[case]
+  got_code, details = _call(address, method, make_request())
+  assert got_code == code and detail in details, details
+  assert model_status(address) == {1: (AVAILABLE, '')}
+  response = stubs(address)[0].Predict(colorize_request([png_bytes(16, 16)]), timeout=60)
+  assert len(response.outputs[features.COLORIZED_PNG_KEY].string_val) == 1
+
+
+def wait_for(condition, timeout: float = 60.0):
+  deadline = time.monotonic() + timeout
+  while not condition():
+    assert time.monotonic() < deadline, 'timed out'
+    time.sleep(0.1)
+
+
+def test_new_version_is_picked_up_without_restart(small_export, tmp_path):
+  shutil.copytree(small_export, tmp_path / '1')
+  server = start_server(str(tmp_path))
+  try:
+    shutil.copytree(small_export, tmp_path / 'incoming')
+    os.rename(tmp_path / 'incoming', tmp_path / '2')
+    wait_for(lambda: model_status(server.address).get(2, (0,))[0] == AVAILABLE)
+    assert model_status(server.address) == {1: (END, ''), 2: (AVAILABLE, '')}
+    response = stubs(server.address)[0].Predict(colorize_request([png_bytes(9, 9)]), timeout=60)
+    assert response.model_spec.version.value == 2
+
+    (tmp_path / '3').mkdir()
+    (tmp_path / '3' / 'saved_model.pb').write_bytes(b'not a SavedModel')
+    wait_for(lambda: model_status(server.address).get(3, (0, ''))[1])
+    assert model_status(server.address, version=2) == {2: (AVAILABLE, '')}
+    response = stubs(server.address)[0].Predict(colorize_request([png_bytes(9, 9)]), timeout=60)
+    assert response.model_spec.version.value == 2
+  finally:
+    server.stop()
+
+
+@pytest.mark.slow
+def test_load_every_response_accounted_for(address):
+  """8 client threads x 100 requests, one in ten malformed; then the server still answers."""
+  predict, _ = stubs(address)
+  good, bad = colorize_request([png_bytes(32, 24)]), colorize_request([b'not an image'])
+
+  def call(i: int) -> str:
+    try:
+      response = predict.Predict(bad if i % 10 == 0 else good, timeout=120)
+      return 'ok' if len(response.outputs[features.COLORIZED_PNG_KEY].string_val) == 1 else 'empty'
+    except grpc.RpcError as e:
+      return e.code().name
+
+  with concurrent.futures.ThreadPoolExecutor(8) as pool:
+    results = list(pool.map(call, range(800)))
+  assert {r: results.count(r) for r in set(results)} == {'ok': 720, 'INVALID_ARGUMENT': 80}
+  assert model_status(address) == {1: (AVAILABLE, '')}
+
+
+def free_port() -> int:
+  with socket.socket() as s:
+    s.bind(('127.0.0.1', 0))
+    return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_serve_without_a_version_fails_with_one_line(tmp_path):
+  result = subprocess.run([COLORIZATION, 'serve', '--model-base-path', str(tmp_path)],
+                          capture_output=True, text=True, timeout=300)
+  assert result.returncode == 2
+  last_line = result.stderr.strip().splitlines()[-1]  # earlier lines: TensorFlow's own start-up log
+  assert last_line.startswith(f'colorization serve: error: no model version under {tmp_path}')
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('signum', [signal.SIGTERM, signal.SIGINT])
+def test_serve_shuts_down_cleanly_on_signal(small_export, tmp_path, signum):
+  shutil.copytree(small_export, tmp_path / '5')
+  port = free_port()
+  process = subprocess.Popen([COLORIZATION, 'serve', '--model-base-path', str(tmp_path),
+                              '--port', str(port)], stdout=subprocess.PIPE, text=True)
+  try:
+    assert f'127.0.0.1:{port}' in process.stdout.readline()
+    assert model_status(f'127.0.0.1:{port}') == {5: (AVAILABLE, '')}
+    process.send_signal(signum)
+    assert process.wait(timeout=30) == 0
+  finally:
+    process.kill()
