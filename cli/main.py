@@ -7,6 +7,8 @@ import os
 import sys
 import warnings
 
+from models import features
+
 os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
 # 3, not 2: importing TensorFlow logs harmless CUDA-plugin registration errors at level E.
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
@@ -115,20 +117,28 @@ def build_parser() -> argparse.ArgumentParser:
   report.set_defaults(func=cmd_report)
 
   serve = verbs.add_parser('serve', help='serve pushed models over the TF Serving gRPC API')
-  serve.add_argument('--model-base-path', required=True)
-  serve.add_argument('--model-name', default='colorizer')
-  serve.add_argument('--host', default='127.0.0.1')
-  serve.add_argument('--port', type=int, default=8500)
+  serve.add_argument('--model-base-path', required=True, metavar='DIR',
+                     help='folder of numbered SavedModel versions; the newest is served and '
+                          'newly pushed ones are picked up without restart')
+  serve.add_argument('--model-name', default=features.MODEL_NAME,
+                     help='name clients put in model_spec.name (default: %(default)s)')
+  serve.add_argument('--host', default='127.0.0.1',
+                     help='interface to listen on; 0.0.0.0 for every one (default: %(default)s)')
+  serve.add_argument('--port', type=int, default=8500, help='gRPC port (default: %(default)s)')
   serve.set_defaults(func=cmd_serve)
 
   colorize = verbs.add_parser('colorize', help='colorize image files through TF Serving')
   colorize.add_argument('inputs', nargs='+', metavar='INPUT', help='files, folders or globs')
-  colorize.add_argument('-o', '--output-dir', required=True)
+  colorize.add_argument('-o', '--output-dir', required=True, metavar='OUTDIR',
+                        help='where the PNGs go, at the inputs\' full resolution')
   target = colorize.add_mutually_exclusive_group(required=True)
-  target.add_argument('--server', metavar='HOST:PORT')
-  target.add_argument('--saved-model', metavar='DIR')
-  colorize.add_argument('--model-name', default='colorizer')
-  colorize.add_argument('--batch-size', type=int, default=8)
+  target.add_argument('--server', metavar='HOST:PORT', help='a TF Serving gRPC address')
+  target.add_argument('--saved-model', metavar='DIR',
+                      help='call a SavedModel version directory in this process instead')
+  colorize.add_argument('--model-name', default=features.MODEL_NAME,
+                        help='model name on the server (default: %(default)s)')
+  colorize.add_argument('--batch-size', type=int, default=8,
+                        help='images per Predict request (default: %(default)s)')
   colorize.set_defaults(func=cmd_colorize)
 
   kubeflow = verbs.add_parser('kubeflow', help='compile or submit the pipeline to Kubeflow')

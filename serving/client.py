@@ -1,0 +1,277 @@
+"""`colorization colorize`: colorize image files through the TF Serving API, or a SavedModel in-process.
+
+Calls the `colorize_image` signature with the standard PredictRequest, so it works unchanged against
+`tensorflow_model_server`. The gRPC path never imports TensorFlow; `--saved-model` loads it lazily.
+"""
+import glob
+import importlib
+import importlib.util
+import os
+import sys
+import time
+import types
+from typing import Callable, Iterator
+
+from serving import op_error_text
+
+SIGNATURE_NAME = 'colorize_image'       # = models.features.COLORIZE_IMAGE (serving imports no models)
+IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.gif')
+IMAGE_MAGIC = (b'\xff\xd8\xff', b'\x89PNG\r\n\x1a\n', b'GIF87a', b'GIF89a', b'BM')
+REQUEST_BYTES = 16 * 1024 * 1024         # encoded images per request, well below server limits
+CONNECT_SECONDS = 10.0
+REQUEST_SECONDS = 600.0
+
+Predict = Callable[[list[bytes]], list[bytes]]
+
+
+class ImageError(Exception):
+  """This image (or batch) was refused; the others can still be colorized."""
+
+
+class ModelUnavailable(Exception):
+  """No image can be colorized: the server or model cannot be used."""
+
+
+def serving_apis() -> types.SimpleNamespace:
+  """grpc and the TF Serving API modules, without running tensorflow/__init__ (about 15 s here).
+
+  The generated protos import tensorflow.core.*; if TensorFlow is not loaded yet, they are loaded
+  through a bare `tensorflow` namespace module that is removed again, so a later
+  `import tensorflow` still runs the real package (which reuses the same proto modules).
+  """
+  names = {'types_pb2': 'tensorflow.core.framework.types_pb2',
+           'get_model_metadata_pb2': 'tensorflow_serving.apis.get_model_metadata_pb2',
+           'predict_pb2': 'tensorflow_serving.apis.predict_pb2',
+           'prediction_service_pb2_grpc': 'tensorflow_serving.apis.prediction_service_pb2_grpc'}
+  namespace = None
+  if 'tensorflow' not in sys.modules:
+    namespace = types.ModuleType('tensorflow')
+    namespace.__path__ = list(importlib.util.find_spec('tensorflow').submodule_search_locations)
+    sys.modules['tensorflow'] = namespace
+  try:
+    modules = {key: importlib.import_module(name) for key, name in names.items()}
+  finally:
+    if namespace is not None:
+      del sys.modules['tensorflow']
+  import grpc
+  return types.SimpleNamespace(grpc=grpc, **modules)
+
+
+def grpc_predictor(address: str, model_name: str) -> Predict:
+  """PNG bytes for image bytes, by Predict calls to a TF Serving model server."""
+  apis = serving_apis()
+  grpc = apis.grpc
+  channel = grpc.insecure_channel(address, options=[('grpc.max_receive_message_length', -1),
+                                                    ('grpc.max_send_message_length', -1)])
+  try:
+    grpc.channel_ready_future(channel).result(timeout=CONNECT_SECONDS)
+  except grpc.FutureTimeoutError:
+    raise ModelUnavailable(f'cannot reach a model server at {address}') from None
+  stub = apis.prediction_service_pb2_grpc.PredictionServiceStub(channel)
+  request = apis.get_model_metadata_pb2.GetModelMetadataRequest(metadata_field=['signature_def'])
+  request.model_spec.name = model_name
+  try:
+    metadata = stub.GetModelMetadata(request, timeout=CONNECT_SECONDS)
+  except grpc.RpcError as e:
+    raise ModelUnavailable(f'{address}: {e.details()}') from None
+  signatures = apis.get_model_metadata_pb2.SignatureDefMap()
+  metadata.metadata['signature_def'].Unpack(signatures)
+  if SIGNATURE_NAME not in signatures.signature_def:
+    raise ModelUnavailable(f'model {model_name!r} at {address} has no {SIGNATURE_NAME!r} signature')
+  signature = signatures.signature_def[SIGNATURE_NAME]
+  (input_name,), (output_name,) = signature.inputs, signature.outputs
+
+  def predict(images: list[bytes]) -> list[bytes]:
+    request = apis.predict_pb2.PredictRequest()
+    request.model_spec.name = model_name
+    request.model_spec.signature_name = SIGNATURE_NAME
+    tensor = request.inputs[input_name]
+    tensor.dtype = apis.types_pb2.DT_STRING
+    tensor.tensor_shape.dim.add().size = len(images)
+    tensor.string_val.extend(images)
+    try:
+      response = stub.Predict(request, timeout=REQUEST_SECONDS)
+    except grpc.RpcError as e:
+      if e.code() in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.RESOURCE_EXHAUSTED):
+        raise ImageError(e.details()) from None
+      raise ModelUnavailable(f'{address}: {e.code().name}: {e.details()}') from None
+    return list(response.outputs[output_name].string_val)
+
+  return predict
+
+
+def saved_model_predictor(path: str) -> Predict:
+  """PNG bytes for image bytes, by calling the SavedModel's signature in this process."""
+  if not os.path.isfile(os.path.join(path, 'saved_model.pb')):
+    raise FileNotFoundError(f'no saved_model.pb in {path}; give a version directory such as '
+                            f'<home>/serving/colorizer/<version>')
+  import tensorflow as tf
+  loaded = tf.saved_model.load(path)
+  if SIGNATURE_NAME not in loaded.signatures:
+    raise ModelUnavailable(f'the SavedModel in {path} has no {SIGNATURE_NAME!r} signature')
+  function = loaded.signatures[SIGNATURE_NAME]
+  (input_name,), (output_name,) = function.structured_input_signature[1], function.structured_outputs
+
+  def predict(images: list[bytes]) -> list[bytes]:
+    try:
+      return list(function(**{input_name: tf.constant(images)})[output_name].numpy())
+    except (tf.errors.InvalidArgumentError, tf.errors.ResourceExhaustedError) as e:
+      raise ImageError(op_error_text(e.message)) from None
+
+  return predict
+
+
+def find_images(inputs: list[str]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+  """(image path, output name) for files, folders (recursively) and globs; (input, error) misses.
+
+  Output names keep a folder's sub-folders; a name taken twice gets a counter (photo-2.png).
+  """
+  found, missing, seen, taken = [], [], set(), set()
+
+  def add(path: str, relative: str) -> None:
+    if os.path.realpath(path) in seen:
+      return
+    seen.add(os.path.realpath(path))
+    stem = os.path.splitext(relative)[0]
+    name, count = stem + '.png', 1
+    while name in taken:
+      count += 1
+      name = f'{stem}-{count}.png'
+    taken.add(name)
+    found.append((path, name))
+
+  for pattern in inputs:
+    if glob.has_magic(pattern):
+      paths = sorted(glob.glob(pattern, recursive=True))
+    else:
+      paths = [pattern] if os.path.exists(pattern) else []
+    if not paths:
+      missing.append((pattern, 'matches nothing' if glob.has_magic(pattern)
+                      else 'no such file or folder'))
+    for path in paths:
+      if not os.path.isdir(path):
+        add(path, os.path.basename(path))
+        continue
+      for folder, subfolders, files in os.walk(path):
+        subfolders.sort()
+        for file in sorted(files):
+          if file.lower().endswith(IMAGE_SUFFIXES):
+            full = os.path.join(folder, file)
+            add(full, os.path.relpath(full, path))
+  return found, missing
+
+
+class Progress:
+  """A one-line progress bar on stderr (redrawn in place on a terminal) with error lines above."""
+
+  def __init__(self, total: int):
+    self.total, self.done, self.failed = total, 0, 0
+    self.stream = sys.stderr
+    self.interactive = self.stream.isatty()
+    self.start = time.monotonic()
+
+  def advance(self, succeeded: int, failed: int) -> None:
+    self.done += succeeded + failed
+    self.failed += failed
+    if self.interactive:
+      self._draw('\r')
+
+  def error(self, name: str, reason: str) -> None:
+    self.stream.write(('\r\033[K' if self.interactive else '') + f'colorize: skipped {name}: {reason}\n')
+    if self.interactive:
+      self._draw('')
+    self.stream.flush()
+
+  def finish(self) -> None:
+    self._draw('\r' if self.interactive else '')
+    self.stream.write('\n')
+    self.stream.flush()
+
+  def _draw(self, prefix: str) -> None:
+    width = 30
+    filled = width * self.done // max(self.total, 1)
+    rate = self.done / max(time.monotonic() - self.start, 1e-9)
+    self.stream.write(f'{prefix}colorize [{"#" * filled}{"." * (width - filled)}] '
+                      f'{self.done}/{self.total} images, {self.failed} failed, {rate:.1f} img/s')
+    self.stream.flush()
+
+
+def _batches(images: list[tuple[str, str]], batch_size: int, progress: Progress
+             ) -> Iterator[list[tuple[str, str, bytes]]]:
+  """Readable images grouped by count and by encoded bytes; unreadable ones reported and skipped."""
+  batch, size = [], 0
+  for path, name in images:
+    try:
+      with open(path, 'rb') as f:
+        data = f.read()
+    except OSError as e:
+      progress.error(path, e.strerror or str(e))
+      progress.advance(0, 1)
+      continue
+    if not data.startswith(IMAGE_MAGIC):
+      progress.error(path, 'not a JPEG, PNG, GIF or BMP image')
+      progress.advance(0, 1)
+      continue
+    if batch and (len(batch) == batch_size or size + len(data) > REQUEST_BYTES):
+      yield batch
+      batch, size = [], 0
+    batch.append((path, name, data))
+    size += len(data)
+  if batch:
+    yield batch
+
+
+def _colorize_batch(predict: Predict, batch: list[tuple[str, str, bytes]], output_dir: str,
+                    progress: Progress) -> None:
+  """Writes the batch's PNGs; a refused batch is retried image by image to name the bad ones."""
+  try:
+    pngs = predict([data for _, _, data in batch])
+  except ImageError as e:
+    if len(batch) == 1:
+      progress.error(batch[0][0], str(e))
+      progress.advance(0, 1)
+      return
+    for item in batch:
+      _colorize_batch(predict, [item], output_dir, progress)
+    return
+  if len(pngs) != len(batch):
+    raise ModelUnavailable(f'{len(pngs)} results came back for {len(batch)} images')
+  for (_, name, _), png in zip(batch, pngs):
+    output = os.path.join(output_dir, name)
+    os.makedirs(os.path.dirname(output), exist_ok=True)
+    with open(output, 'wb') as f:
+      f.write(png)
+  progress.advance(len(batch), 0)
+
+
+def colorize_paths(inputs: list[str], output_dir: str, *, server: str | None = None,
+                   saved_model: str | None = None, model_name: str, batch_size: int = 8) -> int:
+  """Colorizes every image found into output_dir as PNG; returns 0, or 1 if any image failed."""
+  if (server is None) == (saved_model is None):
+    raise ValueError('give exactly one of a server address or a SavedModel directory')
+  if batch_size < 1:
+    raise ValueError(f'the batch size must be at least 1, not {batch_size}')
+  images, missing = find_images(inputs)
+  predict = None
+  try:
+    if images:
+      predict = grpc_predictor(server, model_name) if server else saved_model_predictor(saved_model)
+  except ModelUnavailable as e:
+    print(f'colorize: error: {e}', file=sys.stderr)
+    return 2
+  progress = Progress(len(images) + len(missing))
+  for pattern, reason in missing:
+    progress.error(pattern, reason)
+    progress.advance(0, 1)
+  try:
+    for batch in _batches(images, batch_size, progress):
+      _colorize_batch(predict, batch, output_dir, progress)
+  except ModelUnavailable as e:
+    progress.finish()
+    print(f'colorize: error: {e}', file=sys.stderr)
+    return 2
+  progress.finish()
+  succeeded = progress.done - progress.failed
+  print(f'Colorized {succeeded} of {progress.total} images into {output_dir}'
+        + (f'; {progress.failed} failed' if progress.failed else ''))
+  return 1 if progress.failed else 0

@@ -1,0 +1,184 @@
+"""The `colorize` client: finding images, batching, bad files, start-up cost, and end to end."""
+import io
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from models import features
+from serving import client
+from tests.conftest import COLORIZATION
+
+
+def write_image(path, width: int, height: int, mode: str = 'RGB') -> str:
+  """A smooth colour gradient with a little noise, like a photo, saved by its suffix."""
+  y, x = np.mgrid[0:height, 0:width]
+  rgb = np.stack([x * 255 / max(width - 1, 1), y * 255 / max(height - 1, 1),
+                  (x + y) * 127 / max(width + height, 1) + 64], -1)
+  rgb += np.random.default_rng(width * height).normal(0, 6, rgb.shape)
+  image = Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8)).convert(mode)
+  os.makedirs(os.path.dirname(str(path)), exist_ok=True)
+  image.save(str(path), quality=95) if str(path).endswith('.jpg') else image.save(str(path))
+  return str(path)
+
+
+def test_signature_name_agrees_with_the_model():
+  assert client.SIGNATURE_NAME == features.COLORIZE_IMAGE
+
+
+def test_find_images_files_folders_globs(tmp_path):
+  for name in ['a.jpg', 'a.png', 'sub/b.JPG', 'sub/deeper/c.gif', 'other/a.jpg']:
+    write_image(tmp_path / 'photos' / name, 4, 4)
+  (tmp_path / 'photos' / 'notes.txt').write_text('not an image')
+  photos = str(tmp_path / 'photos')
+  found, missing = client.find_images([
+      photos, os.path.join(photos, 'a.jpg'), os.path.join(photos, 'other', '*.jpg'),
+      str(tmp_path / 'missing.jpg'), str(tmp_path / 'none-*.png')])
+  assert [(os.path.relpath(path, photos), name) for path, name in found] == [
+      ('a.jpg', 'a.png'), ('a.png', 'a-2.png'), ('other/a.jpg', 'other/a.png'),
+      ('sub/b.JPG', 'sub/b.png'), ('sub/deeper/c.gif', 'sub/deeper/c.png')]
+  assert missing == [(str(tmp_path / 'missing.jpg'), 'no such file or folder'),
+                     (str(tmp_path / 'none-*.png'), 'matches nothing')]
+
+
+class FakeServer:
+  """Stands in for grpc_predictor: records batch sizes, refuses any batch holding a bad image."""
+
+  def __init__(self):
+    self.batches = []
+
+  def predictor(self, address: str, model_name: str) -> client.Predict:
+    def predict(images: list[bytes]) -> list[bytes]:
+      self.batches.append(len(images))
+      if any(b'truncated' in image for image in images):
+        raise client.ImageError('Invalid JPEG data')
+      return [b'png:' + image[:4] for image in images]
+    return predict
+
+
+def test_batches_and_bad_files_are_reported_by_name_and_skipped(tmp_path, monkeypatch, capsys):
+  fake = FakeServer()
+  monkeypatch.setattr(client, 'grpc_predictor', fake.predictor)
+  inputs = [write_image(tmp_path / f'in/{i}.png', 8, 8) for i in range(5)]
+  (tmp_path / 'in' / 'text.jpg').write_text('a text file named .jpg')
+  (tmp_path / 'in' / 'truncated.jpg').write_bytes(b'\xff\xd8\xff truncated')
+  code = client.colorize_paths([str(tmp_path / 'in')], str(tmp_path / 'out'), server='fake:1',
+                               model_name=features.MODEL_NAME, batch_size=2)
+  assert code == 1
+  assert sorted(os.listdir(tmp_path / 'out')) == [f'{i}.png' for i in range(5)]
+  assert fake.batches == [2, 2, 2, 1, 1]  # the batch with the truncated JPEG, retried one by one
+  err = capsys.readouterr().err
+  assert f'skipped {tmp_path}/in/text.jpg: not a JPEG, PNG, GIF or BMP image' in err
+  assert f'skipped {tmp_path}/in/truncated.jpg: Invalid JPEG data' in err
+  assert '7/7 images, 2 failed' in err
+
+
+def test_requests_are_split_by_bytes(tmp_path, monkeypatch):
+  fake = FakeServer()
+  monkeypatch.setattr(client, 'grpc_predictor', fake.predictor)
+  inputs = [write_image(tmp_path / f'{i}.png', 32, 32) for i in range(4)]
+  monkeypatch.setattr(client, 'REQUEST_BYTES', 2 * os.path.getsize(inputs[0]) + 1)
+  assert client.colorize_paths(inputs, str(tmp_path / 'out'), server='fake:1',
+                               model_name=features.MODEL_NAME, batch_size=32) == 0
+  assert fake.batches == [2, 2]
+
+
+def test_unreachable_server_is_one_error_line(tmp_path, capsys, monkeypatch):
+  monkeypatch.setattr(client, 'CONNECT_SECONDS', 0.5)
+  write_image(tmp_path / 'a.png', 4, 4)
+  with socket.socket() as s:
+    s.bind(('127.0.0.1', 0))
+    port = s.getsockname()[1]
+  assert client.colorize_paths([str(tmp_path / 'a.png')], str(tmp_path / 'out'),
+                               server=f'127.0.0.1:{port}', model_name=features.MODEL_NAME) == 2
+  assert f'colorize: error: cannot reach a model server at 127.0.0.1:{port}' in (
+      capsys.readouterr().err)
+
+
+def test_grpc_path_starts_fast_without_tensorflow():
+  code = ('import sys, time; start = time.monotonic(); from serving import client; '
+          'client.serving_apis(); print("tensorflow" in sys.modules, time.monotonic() - start)')
+  result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                          timeout=120, check=True)
+  imported, seconds = result.stdout.split()
+  assert imported == 'False' and float(seconds) < 5
+  start = time.monotonic()
+  subprocess.run([COLORIZATION, 'colorize', '--help'], capture_output=True, check=True, timeout=60)
+  assert time.monotonic() - start < 5
+
+
+def test_tensorflow_still_works_after_the_serving_protos():
+  code = '\n'.join([
+      'from serving import client',
+      'apis = client.serving_apis()',
+      'import tensorflow as tf',
+      'request = apis.predict_pb2.PredictRequest()',
+      'request.inputs["x"].CopyFrom(tf.make_tensor_proto([b"a", b"b"]))',
+      'assert list(tf.make_ndarray(request.inputs["x"])) == [b"a", b"b"]',
+      'assert float(tf.reduce_sum(tf.ones([3]))) == 3.0'])
+  subprocess.run([sys.executable, '-c', code], capture_output=True, timeout=300, check=True)
+
+
+def lightness(rgb: np.ndarray) -> np.ndarray:
+  """CIE L* (D65) of uint8 sRGB, in numpy: an independent check of the graph's Lab math."""
+  c = rgb.astype(np.float64) / 255
+  linear = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+  y = linear @ np.array([0.2126729, 0.7151522, 0.0721750])
+  f = np.where(y > (6 / 29) ** 3, np.cbrt(y), y / (3 * (6 / 29) ** 2) + 4 / 29)
+  return 116 * f - 16
+
+
+def wait_until_serving(address: str, process: subprocess.Popen) -> None:
+  apis = client.serving_apis()
+  channel = apis.grpc.insecure_channel(address)
+  apis.grpc.channel_ready_future(channel).result(timeout=300)
+  assert process.poll() is None
+
+
+@pytest.mark.slow
+def test_end_to_end_pipeline_model_served_and_colorized(pushed_model_dir, tmp_path):
+  """Pushed model -> `colorization serve` -> `colorize --server` (and `--saved-model`) -> PNGs."""
+  sizes = {'small.png': (97, 61, 'RGB'), 'large.jpg': (1024, 768, 'RGB'),
+           'gray.jpg': (640, 480, 'L')}
+  inputs = {name: write_image(tmp_path / 'in' / name, *size) for name, size in sizes.items()}
+  with socket.socket() as s:
+    s.bind(('127.0.0.1', 0))
+    port = s.getsockname()[1]
+  server = subprocess.Popen([COLORIZATION, 'serve', '--model-base-path',
+                             os.path.dirname(pushed_model_dir), '--port', str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+  try:
+    wait_until_serving(f'127.0.0.1:{port}', server)
+    result = subprocess.run([COLORIZATION, 'colorize', str(tmp_path / 'in'), '-o',
+                             str(tmp_path / 'out'), '--server', f'127.0.0.1:{port}',
+                             '--batch-size', '2'], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    in_process = subprocess.run([COLORIZATION, 'colorize', str(tmp_path / 'in'), '-o',
+                                 str(tmp_path / 'in_process'), '--saved-model', pushed_model_dir],
+                                capture_output=True, text=True, timeout=600)
+    assert in_process.returncode == 0, in_process.stderr
+
+    (tmp_path / 'in' / 'broken.jpg').write_bytes(open(inputs['large.jpg'], 'rb').read()[:600])
+    again = subprocess.run([COLORIZATION, 'colorize', str(tmp_path / 'in' / '*.jpg'), '-o',
+                            str(tmp_path / 'again'), '--server', f'127.0.0.1:{port}'],
+                           capture_output=True, text=True, timeout=600)
+    assert again.returncode == 1
+    assert f'skipped {tmp_path}/in/broken.jpg' in again.stderr
+    assert sorted(os.listdir(tmp_path / 'again')) == ['gray.png', 'large.png']
+  finally:
+    server.terminate()
+    server.wait(timeout=60)
+
+  for name, (width, height, _) in sizes.items():
+    source = Image.open(inputs[name]).convert('RGB')
+    output = Image.open(tmp_path / 'out' / (os.path.splitext(name)[0] + '.png'))
+    assert output.size == (width, height) and output.mode == 'RGB'
+    difference = np.abs(lightness(np.asarray(output)) - lightness(np.asarray(source)))
+    assert difference.mean() < 1 and np.percentile(difference, 99) < 2, name
+    same_signature = Image.open(tmp_path / 'in_process' / (os.path.splitext(name)[0] + '.png'))
+    assert np.abs(np.asarray(same_signature, int) - np.asarray(output, int)).max() <= 1, name
