@@ -1,0 +1,152 @@
+"""Serving benchmark: gRPC against an in-process SavedModel call, throughput, server peak memory.
+
+    python -m bench.serving --model-base-path DIR [--repeats N]
+
+Starts `colorization serve` on the newest version under DIR as a subprocess and drives it with the
+real client code (serving.client); the same `colorize_image` signature is also called in this
+process. Reported:
+  - latency of one 224x224 JPEG, gRPC round trip / in-process call (medians, calls alternated);
+  - throughput in images/s with 1, 8 and 32 images per Predict request;
+  - the server's peak RSS while colorizing one 0.25, 4 and 16 megapixel JPEG, against 0.25 MP
+    (peak reset through /proc/<pid>/clear_refs before each request, read from VmHWM), right
+    after start and again after the other requests: memory the allocator kept from earlier
+    requests is reused, so the second figure is the steady state and the first the worst case.
+Every figure comes from this run; ratios matter more than absolute times on a busy machine.
+"""
+import argparse
+import io
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+from PIL import Image
+
+os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+
+from models import features  # noqa: E402  (after the environment: TensorFlow reads it on import)
+from serving import client  # noqa: E402
+
+LATENCY_TARGET = 1.3
+MEMORY_TARGET = 0.10
+THROUGHPUT_IMAGES = 96
+MEGAPIXELS = (0.25, 4.0, 16.0)
+
+
+def photo_jpeg(width: int, height: int, seed: int = 0) -> bytes:
+  """A JPEG of smooth colour gradients with a little noise, roughly like a photo."""
+  y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+  rgb = np.stack([127 + 100 * np.sin(x / (width / 7)), 127 + 100 * np.cos(y / (height / 5)),
+                  255 * (x + y) / (width + height)], -1)
+  rgb += np.random.default_rng(seed).normal(0, 6, rgb.shape).astype(np.float32)
+  buffer = io.BytesIO()
+  Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8)).save(buffer, 'JPEG', quality=90)
+  return buffer.getvalue()
+
+
+def megapixel_jpeg(megapixels: float) -> bytes:
+  """A 4:3 photo_jpeg of about this many megapixels."""
+  height = int(round((megapixels * 1e6 * 3 / 4) ** 0.5))
+  return photo_jpeg(int(round(height * 4 / 3)), height)
+
+
+def newest_version(base_path: str) -> str:
+  versions = [name for name in os.listdir(base_path) if name.isdigit()]
+  if not versions:
+    raise SystemExit(f'no numbered version under {base_path}')
+  return os.path.join(base_path, max(versions, key=int))
+
+
+def free_port() -> int:
+  with socket.socket() as s:
+    s.bind(('127.0.0.1', 0))
+    return s.getsockname()[1]
+
+
+def peak_rss_mb(pid: int, request) -> tuple[float, float]:
+  """(RSS before, peak RSS during) one request, in MB, of process pid."""
+  with open(f'/proc/{pid}/clear_refs', 'w') as f:
+    f.write('5')
+  before = _status_kb(pid, 'VmRSS')
+  request()
+  return before / 1024, _status_kb(pid, 'VmHWM') / 1024
+
+
+def _status_kb(pid: int, key: str) -> int:
+  with open(f'/proc/{pid}/status') as f:
+    return next(int(line.split()[1]) for line in f if line.startswith(key + ':'))
+
+
+def memory_spread(pid: int, remote, state: str) -> float:
+  """Prints the server's peak RSS per input size; returns the largest deviation from 0.25 MP."""
+  print(f'\nServer peak RSS while colorizing one JPEG, server {state}:')
+  peaks = {}
+  for megapixels in MEGAPIXELS:
+    jpeg = megapixel_jpeg(megapixels)
+    before, peaks[megapixels] = peak_rss_mb(pid, lambda: remote([jpeg]))
+    print(f'  {megapixels:5.2f} MP ({len(jpeg) / 1e6:4.1f} MB JPEG): before {before:5.0f} MB, '
+          f'peak {peaks[megapixels]:5.0f} MB = {peaks[megapixels] - peaks[MEGAPIXELS[0]]:+4.0f} MB, '
+          f'{peaks[megapixels] / peaks[MEGAPIXELS[0]] - 1:+6.1%} vs {MEGAPIXELS[0]} MP')
+  return max(abs(p / peaks[MEGAPIXELS[0]] - 1) for p in peaks.values())
+
+
+def main() -> int:
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument('--model-base-path', required=True)
+  parser.add_argument('--repeats', type=int, default=30, help='latency samples per path')
+  args = parser.parse_args()
+
+  address = f'127.0.0.1:{free_port()}'
+  server = subprocess.Popen(
+      [sys.executable, '-m', 'cli.main', 'serve', '--model-base-path', args.model_base_path,
+       '--model-name', features.MODEL_NAME, '--port', address.split(':')[1]],
+      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+  try:
+    print(server.stdout.readline().strip(), flush=True)
+    remote = client.grpc_predictor(address, features.MODEL_NAME)
+    local = client.saved_model_predictor(newest_version(args.model_base_path))
+
+    remote([megapixel_jpeg(0.05)])
+    fresh = memory_spread(server.pid, remote, 'just started')
+
+    image = photo_jpeg(features.IMAGE_SIZE, features.IMAGE_SIZE)
+    for _ in range(3):
+      remote([image]), local([image])
+    samples = {'grpc': [], 'in-process': []}
+    for _ in range(args.repeats):
+      for name, predict in (('grpc', remote), ('in-process', local)):
+        start = time.perf_counter()
+        predict([image])
+        samples[name].append(time.perf_counter() - start)
+    grpc_ms, local_ms = (1000 * statistics.median(samples[k]) for k in ('grpc', 'in-process'))
+    ratio = grpc_ms / local_ms
+    print(f'\nOne {features.IMAGE_SIZE}x{features.IMAGE_SIZE} JPEG, median of {args.repeats}:')
+    print(f'  gRPC round trip {grpc_ms:7.1f} ms   in-process {local_ms:7.1f} ms   '
+          f'ratio {ratio:.2f} (target <= {LATENCY_TARGET})')
+
+    images = [photo_jpeg(features.IMAGE_SIZE, features.IMAGE_SIZE, seed)
+              for seed in range(THROUGHPUT_IMAGES)]
+    print(f'\nThroughput over gRPC, {THROUGHPUT_IMAGES} images of '
+          f'{features.IMAGE_SIZE}x{features.IMAGE_SIZE}:')
+    for batch in (1, 8, 32):
+      remote(images[:batch])
+      start = time.perf_counter()
+      for first in range(0, THROUGHPUT_IMAGES, batch):
+        remote(images[first:first + batch])
+      print(f'  batch {batch:2d}: {THROUGHPUT_IMAGES / (time.perf_counter() - start):6.1f} images/s')
+
+    warm = memory_spread(server.pid, remote, 'after the requests above')
+    print(f'\nLatency ratio {ratio:.2f} (target <= {LATENCY_TARGET}); peak memory spread '
+          f'{fresh:.1%} just started, {warm:.1%} after use (target <= {MEMORY_TARGET:.0%})')
+    return 0
+  finally:
+    server.terminate()
+    server.wait(timeout=60)
+
+
+if __name__ == '__main__':
+  sys.exit(main())
