@@ -1,5 +1,6 @@
 """Shared fixtures: a generated photo set and one real pipeline run reused by end-to-end tests."""
 import os
+import shutil
 import subprocess
 import sys
 
@@ -10,6 +11,8 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 COLORIZATION = os.path.join(os.path.dirname(sys.executable), 'colorization')
 SMALL_RUN_FLAGS = ['--train-steps', '6', '--epochs', '1', '--batch-size', '4']
+# Files ImageExampleGen must skip (and name in skipped_files.txt) without failing the run.
+BAD_FILES = ('face/truncated.jpg', 'animal/not_an_image.jpg')
 
 
 @pytest.fixture(scope='session')
@@ -19,10 +22,25 @@ def demo_data_root(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope='session')
-def pipeline_home(demo_data_root, tmp_path_factory) -> str:
-  """Home directory of one complete `colorization run` on the generated photos."""
+def pipeline_data_root(demo_data_root, tmp_path_factory) -> str:
+  """A copy of the generated photos plus BAD_FILES (a truncated JPEG, a text file named .jpg)."""
+  root = str(tmp_path_factory.mktemp('photos_with_bad_files'))
+  shutil.copytree(demo_data_root, root, dirs_exist_ok=True)
+  with open(os.path.join(demo_data_root, 'face', 'face_000.jpg'), 'rb') as f:
+    jpeg = f.read()
+  with open(os.path.join(root, BAD_FILES[0]), 'wb') as f:
+    f.write(jpeg[:len(jpeg) // 2])
+  with open(os.path.join(root, BAD_FILES[1]), 'w') as f:
+    f.write('this is a text file, not a photo\n')
+  return root
+
+
+@pytest.fixture(scope='session')
+def pipeline_home(pipeline_data_root, tmp_path_factory) -> str:
+  """Home directory of one complete `colorization run` on the generated photos (the run's data
+  root also holds BAD_FILES, which it skips; its stdout is saved as run_stdout.txt)."""
   home = str(tmp_path_factory.mktemp('home'))
-  result = subprocess.run([COLORIZATION, 'run', '--data-root', demo_data_root, '--home', home,
+  result = subprocess.run([COLORIZATION, 'run', '--data-root', pipeline_data_root, '--home', home,
                            *SMALL_RUN_FLAGS], capture_output=True, text=True, timeout=900)
   assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
   with open(os.path.join(home, 'run_stdout.txt'), 'w') as f:

@@ -1,0 +1,1 @@
+"""Benchmarks (python -m bench.<name>); not imported by the product."""
