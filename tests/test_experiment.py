@@ -29,7 +29,7 @@ def _markdown(home: str) -> str:
 def test_matrix_is_complete(experiment_home):
   text = _markdown(experiment_home)
   for title in ('PSNR (dB)', 'AuC (%)', 'CF', 'ΔCF'):
-    table = text.split(f'### {title}\n')[1].split('\n\n')[1]
+    table = text.split(f'### {title}\n')[1].strip().split('\n\n')[0]
     rows = {line.split('|')[1].strip(): line for line in table.splitlines()[2:]}
     assert set(rows) == {'face', 'animal', 'landscape', 'all', 'gray (a=b=0)'}
     for line in rows.values():
@@ -41,7 +41,7 @@ def test_matrix_is_complete(experiment_home):
 def test_numbers_come_from_the_evaluations(experiment_home):
   import tensorflow_model_analysis as tfma
   text = _markdown(experiment_home)
-  psnr_table = text.split('### PSNR (dB)\n')[1].split('\n\n')[1].splitlines()
+  psnr_table = text.split('### PSNR (dB)\n')[1].strip().split('\n\n')[0].splitlines()
   header = [c.strip() for c in psnr_table[0].strip('|').split('|')[1:]]
   for model, evaluation in re.findall(r'- (\w+): model `[^`]+`, evaluation `([^`]+)`', text):
     row = next(line for line in psnr_table if line.startswith(f'| {model} |'))
