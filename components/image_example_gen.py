@@ -1,4 +1,5 @@
 """ImageExampleGen: a FileBasedExampleGen whose executor turns DATA_ROOT/<class>/* into tf.Examples."""
+import hashlib
 import os
 from typing import Any
 
@@ -54,7 +55,7 @@ class _ReadImage(beam.DoFn):
 def _ImagesToExample(pipeline: beam.Pipeline, exec_properties: dict[str, Any],
                      split_pattern: str) -> beam.pvalue.PCollection:
   data_root = exec_properties['input_base']
-  files = image_files.list_images(data_root)
+  files = sorted(image_files.list_images(data_root), key=_mixed_order)
   results = (pipeline
              | 'ListFiles' >> beam.Create(files)
              | 'ReadImages' >> beam.ParDo(_ReadImage(data_root)).with_outputs('skipped',
@@ -68,6 +69,11 @@ def _ImagesToExample(pipeline: beam.Pipeline, exec_properties: dict[str, Any],
 
 
 _REPORT_URI_KEY = '_skipped_files_report_uri'
+
+
+def _mixed_order(item: tuple[str, str]) -> str:
+  """A deterministic order that interleaves the classes (listing order groups them)."""
+  return hashlib.sha256(item[1].encode()).hexdigest()
 
 
 def _write_report(lines: list[str], uri: str) -> None:
@@ -104,9 +110,14 @@ def split_config(ratios: tuple[int, ...]) -> example_gen_pb2.Output:
       partition_feature_name=features.FILENAME_KEY))
 
 
+INPUT_PATTERN = '*/*'  # every file of every class folder: the cache fingerprint covers them all
+
+
 def ImageExampleGen(data_root: str, split_ratios: tuple[int, ...]) -> FileBasedExampleGen:
   """The component: FileBasedExampleGen with the image executor and a file-name hash split."""
   return FileBasedExampleGen(
       input_base=data_root,
+      input_config=example_gen_pb2.Input(splits=[
+          example_gen_pb2.Input.Split(name='images', pattern=INPUT_PATTERN)]),
       output_config=split_config(split_ratios),
       custom_executor_spec=executor_spec.BeamExecutorSpec(Executor))

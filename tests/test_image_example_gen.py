@@ -11,6 +11,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from PIL import Image
+from google.protobuf import json_format
+from tfx.components.example_gen import utils
+from tfx.proto import example_gen_pb2
 from tfx.types import standard_artifacts
 
 from components import image_example_gen, image_files
@@ -56,17 +59,18 @@ def run_executor(data_root: str, output_uri: str) -> dict:
       make_beam_pipeline_fn=lambda: beam.Pipeline(runner='DirectRunner')))
   executor.Do({}, {'examples': [examples]},
               {k: v for k, v in component.exec_properties.items() if v is not None})
-  split_of, records = {}, {}
+  split_of, records, order = {}, {}, {}
   for split in ('train', 'eval', 'test'):
-    files = glob.glob(os.path.join(output_uri, f'Split-{split}', '*.gz'))
+    files = sorted(glob.glob(os.path.join(output_uri, f'Split-{split}', '*.gz')))
     for record in tf.data.TFRecordDataset(files, compression_type='GZIP'):
       example = tf.train.Example.FromString(record.numpy())
       name = example.features.feature[features.FILENAME_KEY].bytes_list.value[0].decode()
       assert name not in split_of, f'{name} written twice'
       split_of[name], records[name] = split, example
+      order.setdefault(split, []).append(name)
   with open(os.path.join(output_uri, image_example_gen.SKIPPED_FILES_REPORT)) as f:
     skipped = f.read().splitlines()
-  return {'split_of': split_of, 'examples': records, 'skipped': skipped,
+  return {'split_of': split_of, 'examples': records, 'skipped': skipped, 'order': order,
           'split_names': examples.split_names}
 
 
@@ -116,6 +120,30 @@ def test_split_of_a_file_does_not_depend_on_the_other_files(runs):
   shared = set(first) & set(second)
   assert len(shared) == 200 and len(set(second) - set(first)) == 45
   assert {name: first[name] for name in shared} == {name: second[name] for name in shared}
+
+
+def test_classes_are_interleaved_in_the_written_order(runs):
+  labels = [name.split('/')[0] for name in runs['first']['order']['train']]
+  longest, current = 1, 1
+  for previous, label in zip(labels, labels[1:]):
+    current = current + 1 if label == previous else 1
+    longest = max(longest, current)
+  assert len(labels) > 200 and longest < 15, labels
+
+
+def test_cache_fingerprint_changes_when_a_photo_inside_a_class_folder_changes(tmp_path):
+  write_photos(str(tmp_path), ['face/face_000.png', 'animal/animal_001.png'], np.random.default_rng(1))
+  component = image_example_gen.ImageExampleGen(str(tmp_path), (8, 1, 1))
+  splits = json_format.Parse(component.exec_properties['input_config'], example_gen_pb2.Input()).splits
+
+  def fingerprint() -> str:
+    return utils.calculate_splits_fingerprint_span_and_version(str(tmp_path), splits)[0]
+
+  before = fingerprint()
+  folder_mtime = os.stat(tmp_path / 'face').st_mtime
+  Image.new('RGB', (40, 30), (200, 10, 10)).save(tmp_path / 'face' / 'face_000.png')
+  os.utime(tmp_path / 'face', (folder_mtime, folder_mtime))
+  assert fingerprint() != before
 
 
 def test_skipped_files_report_lists_exactly_the_bad_files(runs):
