@@ -62,6 +62,9 @@ def run(config: config_lib.PipelineConfig, progress: bool = True) -> str:
     tfx.orchestration.LocalDagRunner().run(create_pipeline(
         config, tfx.orchestration.metadata.sqlite_metadata_connection_config(
             config.metadata_path)))
+  except Exception:
+    logging.getLogger(__name__).exception('Pipeline run failed')  # the traceback, in the log only
+    raise
   finally:
     file_handler.close()
     root.handlers, root.level, tf_logger.handlers = saved
@@ -69,5 +72,17 @@ def run(config: config_lib.PipelineConfig, progress: bool = True) -> str:
   return log_path
 
 
+def main() -> int:
+  """The TFX CLI's entry: one clear error line and a non-zero exit when the run fails."""
+  try:
+    config = config_lib.from_env()
+    log_path = run(config)
+  except Exception as e:  # the CLI boundary; run() wrote the traceback to the log
+    print(f'colorization pipeline failed: {e}', file=sys.stderr)
+    return 1
+  print(f'Run finished; log: {log_path}')
+  return 0
+
+
 if __name__ == '__main__':
-  run(config_lib.from_env())
+  sys.exit(main())

@@ -64,8 +64,6 @@ def test_tfx_cli_creates_and_runs_the_pipeline(demo_data_root, tmp_path):
   run = subprocess.run([TFX, 'run', 'create', '--engine=local', '--pipeline_name=colorization'],
                        cwd=tmp_path / 'run_cwd', env=env, capture_output=True, text=True,
                        timeout=900)
-  # BeamHandler.create_run ignores the exit status of `python local_runner.py`, so a zero exit
-  # code proves little: the progress lines, MLMD and the pushed model are what count.
   assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
   assert '] Pusher done in ' in run.stdout, run.stdout[-3000:] + run.stderr[-3000:]
 
@@ -84,3 +82,17 @@ def test_tfx_cli_creates_and_runs_the_pipeline(demo_data_root, tmp_path):
   assert json.loads(trainer.custom_properties['train_args'].string_value)['num_steps'] == 2
   custom_config = json.loads(trainer.custom_properties['custom_config'].string_value)
   assert (custom_config['epochs'], custom_config['batch_size']) == (1, 4)
+
+  # A failing run: `tfx run create` exits non-zero with one clear line, the traceback in the log.
+  bad_root = tmp_path / 'no_photos'
+  (bad_root / 'face').mkdir(parents=True)
+  (bad_root / 'face' / 'notes.jpg').write_text('not a photo')
+  failed = subprocess.run([TFX, 'run', 'create', '--engine=local', '--pipeline_name=colorization'],
+                          cwd=tmp_path / 'run_cwd', env=dict(env, COLORIZATION_DATA_ROOT=str(bad_root)),
+                          capture_output=True, text=True, timeout=900)
+  assert failed.returncode != 0, failed.stdout[-3000:] + failed.stderr[-3000:]
+  assert f"Data root '{bad_root}' has no readable images" in failed.stderr, failed.stderr[-3000:]
+  assert 'Traceback' not in failed.stdout + failed.stderr, failed.stderr[-3000:]
+  logs = sorted(os.listdir(os.path.join(home, 'logs')))
+  with open(os.path.join(home, 'logs', logs[-1])) as f:
+    assert 'Traceback' in f.read()
