@@ -366,20 +366,26 @@ def _run(args, work: str) -> int:
   bare = min(bare_times)
   rows.append(('transform', 'bare tf.data decode+resize+Lab+histogram', bare, n, 'warm pass'))
   rows.append(('transform', '  bare tf.data, first (cold) pass', bare_times[0], n, 'tracing'))
-  seconds, uris = transform_executor(raw_dir, os.path.join(work, 'transform'), False)
+  from pipeline import config as config_lib
+  pipeline_no_stats = not config_lib.PipelineConfig().transform_statistics
+  seconds, uris = transform_executor(raw_dir, os.path.join(work, 'transform'), pipeline_no_stats)
   log(f'Transform executor (pipeline settings): {seconds:.1f} s')
   rows.append(('transform', 'TFX Transform executor (as in the pipeline)', seconds, n,
-               f'analyze {n_train} + transform {n}, stats on, gzip output'))
+               f'analyze {n_train} + transform {n}, statistics '
+               f'{"off" if pipeline_no_stats else "on"}, gzip output'))
   executor_seconds = seconds
-  small_seconds, _ = transform_executor(small_dir, os.path.join(work, 'transform_small'), False)
+  small_seconds, _ = transform_executor(small_dir, os.path.join(work, 'transform_small'),
+                                        pipeline_no_stats)
   log(f'Transform executor on {n_small} images: {small_seconds:.1f} s')
   rows.append(('transform', f'  same on {n_small} images', small_seconds, n_small, ''))
   marginal = {'bare': (bare - bare_small, n - n_small),
               'executor': (executor_seconds - small_seconds, n - n_small)}
   if not args.skip_variants:
-    seconds, _ = transform_executor(raw_dir, os.path.join(work, 'transform_nostats'), True)
-    log(f'Transform executor, disable_statistics: {seconds:.1f} s')
-    rows.append(('transform', '  same, disable_statistics=True', seconds, n, 'profiling'))
+    seconds, _ = transform_executor(raw_dir, os.path.join(work, 'transform_stats'),
+                                    not pipeline_no_stats)
+    log(f'Transform executor, statistics {"on" if pipeline_no_stats else "off"}: {seconds:.1f} s')
+    rows.append(('transform', f'  same, disable_statistics={not pipeline_no_stats}', seconds, n,
+                 'profiling'))
     seconds, _ = transform_executor(raw_dir, os.path.join(work, 'transform_analyze_only'), True,
                                     materialize=False)
     log(f'Transform executor, materialize=False + disable_statistics: {seconds:.1f} s')

@@ -19,6 +19,9 @@ class PipelineConfig:
   pipeline_name: str = 'colorization'
   schema_dir: str = os.path.join(PACKAGE_ROOT, 'schema')
   split_ratios: tuple[int, int, int] = (8, 1, 1)       # train / eval / test hash buckets
+  # Transform's own pre/post-transform statistics: off, StatisticsGen already covers the raw
+  # examples and TFDV over 224x224 float tensors costs more than the transform itself.
+  transform_statistics: bool = False
   # Trainer (see models/trainer.py TrainingConfig)
   epochs: int = 2
   train_steps: int = 40

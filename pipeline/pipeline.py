@@ -51,6 +51,7 @@ def create_pipeline(config: PipelineConfig,
   transform = tfx.components.Transform(
       examples=example_gen.outputs['examples'], schema=schema_gen.outputs['schema'],
       preprocessing_fn=PREPROCESSING_FN,
+      disable_statistics=not config.transform_statistics,
       splits_config=tfx.proto.SplitsConfig(analyze=['train'],
                                            transform=['train', 'eval', 'test']))
 
