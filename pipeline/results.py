@@ -44,13 +44,14 @@ def latest_output(store: metadata_store.MetadataStore, config: PipelineConfig, n
 
 
 def load_slice_metrics(evaluation_uri: str) -> dict[str, dict[str, float]]:
-  """TFMA metrics per slice: {'overall': {...}, '<class>': {...}}."""
+  """The candidate model's TFMA metrics per slice: {'overall': {...}, '<class>': {...}}."""
   import tensorflow_model_analysis as tfma
   table = {}
   for record in tfma.load_metrics(evaluation_uri):
     values = {key.name: value.double_value.value
               for key, value in ((kv.key, kv.value) for kv in record.metric_keys_and_values)
-              if value.HasField('double_value') and not key.is_diff}
+              if value.HasField('double_value') and not key.is_diff
+              and key.model_name != tfma.BASELINE_KEY}
     slices = [s.bytes_value.decode() if s.HasField('bytes_value') else str(s)
               for s in record.slice_key.single_slice_keys]
     table['/'.join(slices) or OVERALL] = values
