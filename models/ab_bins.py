@@ -58,12 +58,20 @@ class AbBins:
       raise ValueError('The ab histogram is empty: no training pixels were counted.')
     self.in_gamut = np.flatnonzero(histogram > 0)
     self.centers = GRID_CENTERS[self.in_gamut]
+    self.probabilities = (histogram[self.in_gamut] / histogram.sum()).astype(np.float32)
     self.weights = rebalance_weights(histogram)
     self.temperature = temperature
 
   @property
   def size(self) -> int:
     return len(self.in_gamut)
+
+  @property
+  def rebalanced_prior(self) -> np.ndarray:
+    """p * w, normalized: the best constant guess under the rebalanced loss (exact for one-hot
+    targets; soft-encoding blurs it slightly). The network's logits start from its log."""
+    prior = self.probabilities * self.weights
+    return prior / prior.sum()
 
   def soft_encode(self, ab: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """ab [..., 2] -> (indices of the 5 nearest in-gamut bins, their Gaussian weights), [..., 5]."""

@@ -4,6 +4,7 @@ U-Net style skips (Ronneberger et al. 2015) plus a global-context path fused int
 (Iizuka, Simo-Serra & Ishikawa, SIGGRAPH 2016: y = ReLU(W [local; global] + b)); logits at 1/4
 resolution as in Zhang et al. 2016.
 """
+import numpy as np
 import tensorflow as tf
 
 from models import features
@@ -17,8 +18,12 @@ def _conv(x: tf.Tensor, filters: int, strides: int = 1, dilation: int = 1) -> tf
   return keras.layers.ReLU()(keras.layers.BatchNormalization()(x))
 
 
-def build_network(num_bins: int, width: int = 32) -> keras.Model:
-  """L [B, H, W, 1] (Lab units) -> ab-bin logits [B, H/4, W/4, num_bins]; H, W multiples of 16."""
+def build_network(num_bins: int, width: int = 32, prior: np.ndarray | None = None) -> keras.Model:
+  """L [B, H, W, 1] (Lab units) -> ab-bin logits [B, H/4, W/4, num_bins]; H, W multiples of 16.
+
+  prior: bin probabilities [num_bins] the logits start from (their log is the initial bias), so
+  training begins at the colour distribution instead of a uniform guess.
+  """
   lightness = keras.Input([None, None, 1], name=features.L_KEY)
   x = keras.layers.Rescaling(1 / 50.0, offset=-1.0)(lightness)
   x = _conv(_conv(x, width, strides=2), width)                 # 1/2
@@ -37,5 +42,6 @@ def build_network(num_bins: int, width: int = 32) -> keras.Model:
   x = keras.layers.UpSampling2D(interpolation='bilinear')(x)
   x = _conv(keras.layers.Concatenate()([x, skip4]), 2 * width)
   x = _conv(x, 2 * width)
-  logits = keras.layers.Conv2D(num_bins, 1, name='ab_bin_logits')(x)
+  bias = 'zeros' if prior is None else keras.initializers.Constant(np.log(np.maximum(prior, 1e-8)))
+  logits = keras.layers.Conv2D(num_bins, 1, bias_initializer=bias, name='ab_bin_logits')(x)
   return keras.Model(lightness, logits, name='colorizer')

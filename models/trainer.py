@@ -103,7 +103,7 @@ def run_fn(fn_args) -> None:
   bins = ab_bins.AbBins(read_ab_histogram(tft_output, fn_args.train_files), config.temperature)
   logging.info('ab bins in gamut: %d', bins.size)
 
-  model = network.build_network(bins.size, config.width)
+  model = network.build_network(bins.size, config.width, prior=bins.rebalanced_prior)
   if config.warm_start:
     _warm_start(model, fn_args.base_model)
   steps_per_epoch = max(1, fn_args.train_steps // config.epochs)
