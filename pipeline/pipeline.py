@@ -14,16 +14,28 @@ PREPROCESSING_FN = 'models.preprocessing.preprocessing_fn'
 RUN_FN = 'models.trainer.run_fn'
 
 
+def blessing_thresholds(config: PipelineConfig) -> dict[type, tfma.MetricThreshold]:
+  """Metric class -> its blessing gate: PSNR and AuC no worse than the baseline, ΔCF capped."""
+  def no_worse(tolerance: float, floor: float | None = None) -> tfma.MetricThreshold:
+    return tfma.MetricThreshold(
+        value_threshold=None if floor is None else tfma.GenericValueThreshold(
+            lower_bound={'value': floor}),
+        change_threshold=tfma.GenericChangeThreshold(
+            direction=tfma.MetricDirection.HIGHER_IS_BETTER, absolute={'value': -tolerance}))
+  return {
+      metrics.Psnr: no_worse(config.bless_tolerance_db, config.min_psnr_db),
+      metrics.Auc: no_worse(config.bless_tolerance_auc),
+      metrics.DeltaColorfulness: tfma.MetricThreshold(value_threshold=tfma.GenericValueThreshold(
+          upper_bound={'value': config.max_delta_colorfulness})),
+  }
+
+
 def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
-  """Colorization metrics overall and per class; bless only if PSNR is no worse than the baseline."""
-  no_worse = tfma.MetricThreshold(
-      value_threshold=tfma.GenericValueThreshold(lower_bound={'value': config.min_psnr_db}),
-      change_threshold=tfma.GenericChangeThreshold(
-          direction=tfma.MetricDirection.HIGHER_IS_BETTER,
-          absolute={'value': -config.bless_tolerance_db}))
+  """Colorization metrics overall and per class, with the blessing gates on the overall slice."""
+  thresholds = blessing_thresholds(config)
   metric_configs = [
       tfma.MetricConfig(class_name=metric.__name__, module=metrics.__name__,
-                        threshold=no_worse if metric is metrics.Psnr else None)
+                        threshold=thresholds.get(metric))
       for metric in metrics.ALL_METRICS]
   return tfma.EvalConfig(
       model_specs=[tfma.ModelSpec(signature_name=features.SERVING_EXAMPLES,
