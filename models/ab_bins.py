@@ -52,14 +52,15 @@ def rebalance_weights(probabilities: np.ndarray, sigma: float = SIGMA,
 class AbBins:
   """The in-gamut bins of a training-set ab histogram, and everything computed over them."""
 
-  def __init__(self, histogram: np.ndarray, temperature: float = DEFAULT_TEMPERATURE):
+  def __init__(self, histogram: np.ndarray, temperature: float = DEFAULT_TEMPERATURE,
+               rebalance_mix: float = REBALANCE_LAMBDA):
     histogram = np.asarray(histogram, np.float64).reshape(GRID_BINS)
     if not histogram.any():
       raise ValueError('The ab histogram is empty: no training pixels were counted.')
     self.in_gamut = np.flatnonzero(histogram > 0)
     self.centers = GRID_CENTERS[self.in_gamut]
     self.probabilities = (histogram[self.in_gamut] / histogram.sum()).astype(np.float32)
-    self.weights = rebalance_weights(histogram)
+    self.weights = rebalance_weights(histogram, mix=rebalance_mix)
     self.temperature = temperature
 
   @property

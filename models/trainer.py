@@ -24,6 +24,7 @@ class TrainingConfig:
   width: int = 32
   crop_size: int = 192
   temperature: float = ab_bins.DEFAULT_TEMPERATURE
+  rebalance_mix: float = ab_bins.REBALANCE_LAMBDA  # lambda: 1 = no rebalancing (plain CE)
   warm_start: bool = False
   train_classes: tuple[str, ...] = ()        # empty = every class; else train on these only
 
@@ -100,7 +101,8 @@ def run_fn(fn_args) -> None:
   """TFX Trainer entry point (run_fn='models.trainer.run_fn')."""
   config = TrainingConfig(**(fn_args.custom_config or {}))
   tft_output = tft.TFTransformOutput(fn_args.transform_output)
-  bins = ab_bins.AbBins(read_ab_histogram(tft_output, fn_args.train_files), config.temperature)
+  bins = ab_bins.AbBins(read_ab_histogram(tft_output, fn_args.train_files), config.temperature,
+                        config.rebalance_mix)
   logging.info('ab bins in gamut: %d', bins.size)
 
   model = network.build_network(bins.size, config.width, prior=bins.rebalanced_prior)

@@ -31,6 +31,7 @@ class PipelineConfig:
   width: int = 32
   crop_size: int = 192
   temperature: float = ab_bins.DEFAULT_TEMPERATURE
+  rebalance_mix: float = ab_bins.REBALANCE_LAMBDA     # lambda of the rebalancing weights
   warm_start: bool = False
   train_classes: tuple[str, ...] = ()                 # train on these classes only (experiment)
   # Evaluator
@@ -90,7 +91,8 @@ class PipelineConfig:
     """The Trainer's custom_config (models.trainer.TrainingConfig fields)."""
     return dict(epochs=self.epochs, batch_size=self.batch_size,
                 learning_rate=self.learning_rate, width=self.width, crop_size=self.crop_size,
-                temperature=self.temperature, warm_start=self.warm_start,
+                temperature=self.temperature, rebalance_mix=self.rebalance_mix,
+                warm_start=self.warm_start,
                 train_classes=list(self.train_classes))
 
   def replace(self, **changes) -> 'PipelineConfig':

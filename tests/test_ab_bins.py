@@ -201,3 +201,12 @@ def test_rebalanced_prior_beats_other_constant_predictions():
   assert mean_loss(prior) < mean_loss(np.full(bins.size, 1.0 / bins.size))
   rare, common = probabilities.argmin(), probabilities.argmax()
   assert prior[rare] / prior[common] > probabilities[rare] / probabilities[common]
+
+
+def test_rebalance_mix_one_turns_rebalancing_off(bins):
+  histogram = np.zeros(ab_bins.GRID_BINS)
+  histogram[bins.in_gamut] = bins.probabilities
+  plain = ab_bins.AbBins(histogram, rebalance_mix=1.0)
+  np.testing.assert_allclose(plain.weights, 1.0, rtol=1e-5)
+  np.testing.assert_allclose(plain.rebalanced_prior, plain.probabilities, rtol=1e-5)
+  assert bins.weights[np.argmin(bins.probabilities)] > bins.weights[np.argmax(bins.probabilities)]
