@@ -2,7 +2,8 @@
 
 The trained logits do not depend on T, so the network is rebuilt from the run's warm-start
 weights and decoded at each candidate T. Use it to pick `COLORIZATION_TEMPERATURE` on the eval
-split, never on test:  python -m experiments.temperature --home DIR [--split eval]
+split, never on test:
+  python -m experiments.temperature --home DIR [--split eval] [--temperatures T ...]
 """
 import argparse
 import os
@@ -58,9 +59,10 @@ def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--home', required=True)
   parser.add_argument('--split', default='eval')
+  parser.add_argument('--temperatures', type=float, nargs='+', default=CANDIDATES)
   args = parser.parse_args()
   config = config_lib.from_env(home=args.home)
-  for t, classes in score_temperatures(config, args.split).items():
+  for t, classes in score_temperatures(config, args.split, tuple(args.temperatures)).items():
     for name, values in sorted(classes.items()):
       print(f'T={t:<5} {name:<10} ' + '  '.join(f'{k}={v:.2f}' for k, v in values.items()))
 
