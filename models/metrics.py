@@ -5,7 +5,8 @@ predicted ab), so RGB metrics see the true L. Each metric has a "gray" twin scor
 PSNR = 10 log10(1 / MSE) on sRGB in [0, 1], per image; AuC = mean over pixels of
 max(0, 1 - |ab error|_2 / 150), i.e. the area under the error CDF over thresholds 0..150
 (Zhang et al. 2016); colorfulness CF = sigma_rgyb + 0.3 mu_rgyb with rg = |R - G|,
-yb = |(R + G) / 2 - B| on 0..255 (Hasler & Suesstrunk 2003, absolute variant as in DDColor).
+yb = |(R + G) / 2 - B| on 0..255 (Hasler & Suesstrunk 2003, absolute variant as in DDColor);
+Delta CF = |CF_pred - CF_true| and the ratio CF_pred / CF_true, of slice means.
 """
 import re
 
@@ -112,6 +113,13 @@ class DeltaColorfulness(tf.keras.metrics.Metric):
     self.true.reset_state()
 
 
+class ColorfulnessRatio(DeltaColorfulness):
+  """mean CF(prediction) / mean CF(truth) over the slice: well below 1 means washed out."""
+
+  def result(self):
+    return self.predicted.result() / tf.maximum(self.true.result(), 1e-6)
+
+
 class GrayPsnr(Psnr):
   gray = True
 
@@ -133,4 +141,5 @@ class GrayDeltaColorfulness(DeltaColorfulness):
 
 
 ALL_METRICS = [Psnr, Auc, AbMae, Colorfulness, TrueColorfulness, DeltaColorfulness,
-               GrayPsnr, GrayAuc, GrayAbMae, GrayColorfulness, GrayDeltaColorfulness]
+               ColorfulnessRatio, GrayPsnr, GrayAuc, GrayAbMae, GrayColorfulness,
+               GrayDeltaColorfulness]

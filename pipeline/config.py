@@ -36,11 +36,11 @@ class PipelineConfig:
   train_classes: tuple[str, ...] = ()                 # train on these classes only (experiment)
   # Evaluator
   # Blessing: no worse than the last blessed model on PSNR and AuC, and never washed out (a model
-  # whose colourfulness is far from the truth's never becomes the baseline; gray's ΔCF is 35-41).
+  # far less colourful than the truth never becomes the baseline; gray's ratio is 0).
   bless_tolerance_db: float = 0.0                      # allowed PSNR drop vs. the last blessed model
   bless_tolerance_auc: float = 0.0                     # allowed AuC drop (points) vs. the same
   min_psnr_db: float = 5.0                             # sanity floor for the first model
-  max_delta_colorfulness: float = 15.0                 # ΔCF ceiling, first model included
+  min_colorfulness_ratio: float = 0.7                  # CF_pred / CF_true floor, first model too
   # Resolve the last blessed model (baseline for the Evaluator, warm start). Open-source KFP has
   # no resolver executor, so kubeflow/runner.py turns this off; blessing then uses min_psnr_db.
   resolve_blessed_model: bool = True

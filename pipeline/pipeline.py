@@ -15,7 +15,7 @@ RUN_FN = 'models.trainer.run_fn'
 
 
 def blessing_thresholds(config: PipelineConfig) -> dict[type, tfma.MetricThreshold]:
-  """Metric class -> its blessing gate: PSNR and AuC no worse than the baseline, ΔCF capped."""
+  """Metric class -> its blessing gate: PSNR and AuC no worse than the baseline, not washed out."""
   def no_worse(tolerance: float, floor: float | None = None) -> tfma.MetricThreshold:
     return tfma.MetricThreshold(
         value_threshold=None if floor is None else tfma.GenericValueThreshold(
@@ -25,8 +25,8 @@ def blessing_thresholds(config: PipelineConfig) -> dict[type, tfma.MetricThresho
   return {
       metrics.Psnr: no_worse(config.bless_tolerance_db, config.min_psnr_db),
       metrics.Auc: no_worse(config.bless_tolerance_auc),
-      metrics.DeltaColorfulness: tfma.MetricThreshold(value_threshold=tfma.GenericValueThreshold(
-          upper_bound={'value': config.max_delta_colorfulness})),
+      metrics.ColorfulnessRatio: tfma.MetricThreshold(value_threshold=tfma.GenericValueThreshold(
+          lower_bound={'value': config.min_colorfulness_ratio})),
   }
 
 

@@ -13,8 +13,8 @@ WHITE = np.array([0.95047, 1.0, 1.08883])
 EPSILON, KAPPA = 216.0 / 24389.0, 24389.0 / 27.0
 
 EXPECTED_NAMES = ['psnr', 'auc', 'ab_mae', 'colorfulness', 'true_colorfulness',
-                  'delta_colorfulness', 'gray_psnr', 'gray_auc', 'gray_ab_mae',
-                  'gray_colorfulness', 'gray_delta_colorfulness']
+                  'delta_colorfulness', 'colorfulness_ratio', 'gray_psnr', 'gray_auc',
+                  'gray_ab_mae', 'gray_colorfulness', 'gray_delta_colorfulness']
 
 
 def np_lab_to_srgb(lightness: np.ndarray, ab: np.ndarray) -> np.ndarray:
@@ -80,14 +80,17 @@ def expected_scores(lightness, ab_true, ab_pred) -> dict[str, float]:
   cf_pred, cf_true = np_colorfulness(rgb_pred).mean(), np_colorfulness(rgb_true).mean()
   return {'psnr': np_psnr(rgb_true, rgb_pred).mean(), 'auc': np_auc(ab_true, ab_pred).mean(),
           'ab_mae': np.abs(ab_true - ab_pred).mean(), 'colorfulness': cf_pred,
-          'true_colorfulness': cf_true, 'delta_colorfulness': abs(cf_pred - cf_true)}
+          'true_colorfulness': cf_true, 'delta_colorfulness': abs(cf_pred - cf_true),
+          'colorfulness_ratio': cf_pred / cf_true}
 
 
 TOLERANCE = {'psnr': 1e-3, 'auc': 2e-3, 'ab_mae': 1e-4, 'colorfulness': 1e-3,
-             'true_colorfulness': 1e-3, 'delta_colorfulness': 1e-3}
+             'true_colorfulness': 1e-3, 'delta_colorfulness': 1e-3,
+             'colorfulness_ratio': 1e-4}
 CLASSES = {'psnr': metrics.Psnr, 'auc': metrics.Auc, 'ab_mae': metrics.AbMae,
            'colorfulness': metrics.Colorfulness, 'true_colorfulness': metrics.TrueColorfulness,
-           'delta_colorfulness': metrics.DeltaColorfulness}
+           'delta_colorfulness': metrics.DeltaColorfulness,
+           'colorfulness_ratio': metrics.ColorfulnessRatio}
 GRAY_TWINS = {'psnr': metrics.GrayPsnr, 'auc': metrics.GrayAuc, 'ab_mae': metrics.GrayAbMae,
               'colorfulness': metrics.GrayColorfulness,
               'delta_colorfulness': metrics.GrayDeltaColorfulness}
@@ -111,6 +114,7 @@ def test_perfect_prediction(batch):
   assert result(metrics.Auc, lightness, ab_true, ab_true) == pytest.approx(100.0)
   assert result(metrics.AbMae, lightness, ab_true, ab_true) == 0.0
   assert result(metrics.DeltaColorfulness, lightness, ab_true, ab_true) == pytest.approx(0.0)
+  assert result(metrics.ColorfulnessRatio, lightness, ab_true, ab_true) == pytest.approx(1.0)
   assert result(metrics.Psnr, lightness, ab_true, ab_true) > 90.0
 
 

@@ -26,7 +26,8 @@ CLASSES = ('face', 'animal', 'landscape')
 SPLITS = ('train', 'eval', 'test')
 SIGNATURES = ('serving_default', 'colorize_image', 'serving_examples', 'transform_features')
 METRICS = ('psnr', 'auc', 'ab_mae', 'colorfulness', 'true_colorfulness', 'delta_colorfulness',
-           'gray_psnr', 'gray_auc', 'gray_ab_mae', 'gray_colorfulness', 'gray_delta_colorfulness')
+           'colorfulness_ratio', 'gray_psnr', 'gray_auc', 'gray_ab_mae', 'gray_colorfulness',
+           'gray_delta_colorfulness')
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The caching test's own runs: as small as a complete run can be.
 TINY_RUN_FLAGS = ['--train-steps', '2', '--epochs', '1', '--batch-size', '4']

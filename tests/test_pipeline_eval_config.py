@@ -4,7 +4,7 @@ import pytest
 from pipeline import config as config_lib
 from pipeline import pipeline
 
-VIVID = {'psnr': 23.0, 'auc': 89.0, 'delta_colorfulness': 3.0}
+VIVID = {'psnr': 23.0, 'auc': 89.0, 'colorfulness_ratio': 0.95}
 
 
 def validate(candidate: dict, diff: dict | None = None, **config_changes) -> bool:
@@ -31,15 +31,16 @@ def validate(candidate: dict, diff: dict | None = None, **config_changes) -> boo
 
 def test_first_model_is_blessed_when_vivid():
   assert validate(VIVID)
+  assert validate({**VIVID, 'colorfulness_ratio': 1.8})  # over-colourful is not washed out
 
 
-@pytest.mark.parametrize('failure', [{'delta_colorfulness': 35.0}, {'psnr': 3.0}])
+@pytest.mark.parametrize('failure', [{'colorfulness_ratio': 0.4}, {'psnr': 3.0}])
 def test_first_model_is_rejected_when_washed_out_or_broken(failure):
   assert not validate({**VIVID, **failure})
 
 
 def test_colorfulness_ceiling_is_configurable():
-  assert validate({**VIVID, 'delta_colorfulness': 35.0}, max_delta_colorfulness=40.0)
+  assert validate({**VIVID, 'colorfulness_ratio': 0.4}, min_colorfulness_ratio=0.3)
 
 
 def test_no_worse_than_baseline_on_psnr_and_auc():
