@@ -39,7 +39,7 @@ def test_first_model_is_rejected_when_washed_out_or_broken(failure):
   assert not validate({**VIVID, **failure})
 
 
-def test_colorfulness_ceiling_is_configurable():
+def test_colorfulness_floor_is_configurable():
   assert validate({**VIVID, 'colorfulness_ratio': 0.4}, min_colorfulness_ratio=0.3)
 
 
