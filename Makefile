@@ -21,11 +21,14 @@ setup: $(VENV)/.installed
 run: setup
 	$(VENV)/bin/colorization run --home $(HOME_DIR) $(if $(DATA),--data-root $(DATA)) $(ARGS)
 
+# Two xdist workers (the machines have 2 cores): the end-to-end pipeline runs overlap.
+PYTEST := $(PY) -m pytest tests -q -n 2 --dist loadgroup
+
 test: setup
-	$(PY) -m pytest tests -q
+	$(PYTEST)
 
 test-fast: setup
-	$(PY) -m pytest tests -q -m "not slow"
+	$(PYTEST) -m "not slow"
 
 bench: setup
 	$(PY) -m bench.pipeline $(ARGS)

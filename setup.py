@@ -13,6 +13,6 @@ setup(
     install_requires=['tfx==1.16.0', 'apache-beam[dill]==2.74.0', 'pillow',
                       'tensorflow-serving-api==2.16.1'],
     extras_require={'kubeflow': ['kfp==2.5.0', 'kfp-pipeline-spec==0.2.2'],
-                    'test': ['pytest', 'pytest-timeout', 'pyyaml']},
+                    'test': ['pytest', 'pytest-timeout', 'pytest-xdist', 'pyyaml']},
     entry_points={'console_scripts': ['colorization = cli.main:main']},
 )

@@ -1,9 +1,9 @@
 """Scores annealed-mean temperatures on a split (eval by default), without retraining.
 
 The trained logits do not depend on T, so the network is rebuilt from the run's warm-start
-weights and decoded at each candidate T. Use it to pick `COLORIZATION_TEMPERATURE` on the eval
-split, never on test:
-  python -m experiments.temperature --home DIR [--split eval] [--temperatures T ...]
+weights and decoded at each candidate T, optionally with the ab scaled by a chroma gain g (an
+experiment: the exported graph has no gain). Use it on the eval split, never on test:
+  python -m experiments.temperature --home DIR [--split eval] [--temperatures T ...] [--gains g ...]
 """
 import argparse
 import os
@@ -20,8 +20,9 @@ CANDIDATES = (0.2, 0.3, 0.38, 0.5, 0.7, 1.0)
 
 
 def score_temperatures(config: config_lib.PipelineConfig, split: str = 'eval',
-                       temperatures: tuple[float, ...] = CANDIDATES) -> dict:
-  """{T: {class: {metric: value}}} for the latest trained model on the transformed split."""
+                       temperatures: tuple[float, ...] = CANDIDATES,
+                       gains: tuple[float, ...] = (1.0,)) -> dict:
+  """{(T, g): {class: {metric: value}}} for the latest trained model on the transformed split."""
   store = results.open_store(config)
   transform_graph = results.latest_output(store, config, 'Transform', 'transform_graph')
   transformed = results.latest_output(store, config, 'Transform', 'transformed_examples')
@@ -36,23 +37,25 @@ def score_temperatures(config: config_lib.PipelineConfig, split: str = 'eval',
   files = tf.io.gfile.glob(os.path.join(transformed.uri, f'Split-{split}', '*'))
   dataset = tf.data.TFRecordDataset(files, compression_type='GZIP').batch(16).map(
       lambda records: tf.io.parse_example(records, spec))
-  metric_classes = (metrics.Psnr, metrics.GrayPsnr, metrics.Auc, metrics.DeltaColorfulness)
-  scores = {t: {} for t in temperatures}
+  metric_classes = (metrics.Psnr, metrics.GrayPsnr, metrics.Auc, metrics.DeltaColorfulness,
+                    metrics.ColorfulnessRatio)
+  decodings = [(t, g) for t in temperatures for g in gains]
+  scores = {decoding: {} for decoding in decodings}
   for batch in dataset:
     logits = net(batch[features.L_KEY], training=False)
     labels = batch[features.LABEL_KEY][:, 0].numpy()
     slices = {'overall': np.ones(len(labels), bool)}
     slices.update({label.decode(): labels == label for label in set(labels)})
-    for t in temperatures:
-      ab = tf.image.resize(bins.annealed_mean(logits, t), [features.IMAGE_SIZE] * 2)
+    for t, g in decodings:
+      ab = g * tf.image.resize(bins.annealed_mean(logits, t), [features.IMAGE_SIZE] * 2)
       lab_pred = tf.concat([batch[features.L_KEY], ab], -1)
       for name, mask in slices.items():
-        per_slice = scores[t].setdefault(name, [m() for m in metric_classes])
+        per_slice = scores[t, g].setdefault(name, [m() for m in metric_classes])
         for metric in per_slice:
           metric.update_state(tf.boolean_mask(batch[features.AB_KEY], mask),
                               tf.boolean_mask(lab_pred, mask))
-  return {t: {name: {m.name: float(m.result()) for m in values}
-              for name, values in slices.items()} for t, slices in scores.items()}
+  return {decoding: {name: {m.name: float(m.result()) for m in values}
+              for name, values in slices.items()} for decoding, slices in scores.items()}
 
 
 def main() -> None:
@@ -60,11 +63,15 @@ def main() -> None:
   parser.add_argument('--home', required=True)
   parser.add_argument('--split', default='eval')
   parser.add_argument('--temperatures', type=float, nargs='+', default=CANDIDATES)
+  parser.add_argument('--gains', type=float, nargs='+', default=[1.0],
+                      help='chroma gains g: the decoded ab is scaled by g before scoring')
   args = parser.parse_args()
   config = config_lib.from_env(home=args.home)
-  for t, classes in score_temperatures(config, args.split, tuple(args.temperatures)).items():
+  scores = score_temperatures(config, args.split, tuple(args.temperatures), tuple(args.gains))
+  for (t, g), classes in scores.items():
     for name, values in sorted(classes.items()):
-      print(f'T={t:<5} {name:<10} ' + '  '.join(f'{k}={v:.2f}' for k, v in values.items()))
+      print(f'T={t:<5} g={g:<5} {name:<10} '
+            + '  '.join(f'{k}={v:.2f}' for k, v in values.items()))
 
 
 if __name__ == '__main__':

@@ -18,6 +18,14 @@ SMALL_RUN_FLAGS = ['--train-steps', '6', '--epochs', '1', '--batch-size', '4']
 BAD_FILES = ('face/truncated.jpg', 'animal/not_an_image.jpg')
 
 
+def pytest_collection_modifyitems(items) -> None:
+  """Under `pytest -n` (xdist, --dist loadgroup) every test of the shared pipeline run goes to one
+  worker, so that run happens once rather than once per worker."""
+  for item in items:
+    if 'pipeline_home' in getattr(item, 'fixturenames', ()):
+      item.add_marker(pytest.mark.xdist_group('pipeline_home'))
+
+
 @pytest.fixture(scope='session')
 def demo_data_root(tmp_path_factory) -> str:
   from pipeline import demo_data
