@@ -27,6 +27,8 @@ class TrainingConfig:
   rebalance_mix: float = ab_bins.REBALANCE_LAMBDA  # lambda: 1 = no rebalancing (plain CE)
   warm_start: bool = False
   train_classes: tuple[str, ...] = ()        # empty = every class; else train on these only
+  seed: int = 0                              # weights, shuffling and augmentation
+  code_version: str = ''                     # models/ fingerprint, for the pipeline's cache only
 
 
 def read_ab_histogram(tft_output: tft.TFTransformOutput, files: list[str]) -> np.ndarray:
@@ -100,6 +102,7 @@ def _warm_start(model: tf.keras.Model, base_model_dir: str | None) -> None:
 def run_fn(fn_args) -> None:
   """TFX Trainer entry point (run_fn='models.trainer.run_fn')."""
   config = TrainingConfig(**(fn_args.custom_config or {}))
+  tf.keras.utils.set_random_seed(config.seed)
   tft_output = tft.TFTransformOutput(fn_args.transform_output)
   bins = ab_bins.AbBins(read_ab_histogram(tft_output, fn_args.train_files), config.temperature,
                         config.rebalance_mix)

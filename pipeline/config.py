@@ -34,6 +34,7 @@ class PipelineConfig:
   rebalance_mix: float = ab_bins.REBALANCE_LAMBDA     # lambda of the rebalancing weights
   warm_start: bool = False
   train_classes: tuple[str, ...] = ()                 # train on these classes only (experiment)
+  seed: int = 0                                       # same data + seed = same model
   # Evaluator
   # Blessing: no worse than the last blessed model on PSNR and AuC, and never washed out (a model
   # far less colourful than the truth never becomes the baseline; gray's ratio is 0).
@@ -94,7 +95,7 @@ class PipelineConfig:
                 learning_rate=self.learning_rate, width=self.width, crop_size=self.crop_size,
                 temperature=self.temperature, rebalance_mix=self.rebalance_mix,
                 warm_start=self.warm_start,
-                train_classes=list(self.train_classes))
+                train_classes=list(self.train_classes), seed=self.seed)
 
   def replace(self, **changes) -> 'PipelineConfig':
     """A copy with the given fields changed; None values are ignored."""

@@ -1,4 +1,6 @@
 """create_pipeline(): the colorization DAG, from photos on disk to a pushed SavedModel."""
+import glob
+import hashlib
 import os
 
 import tensorflow_model_analysis as tfma
@@ -12,6 +14,18 @@ from pipeline.config import PipelineConfig
 
 PREPROCESSING_FN = 'models.preprocessing.preprocessing_fn'
 RUN_FN = 'models.trainer.run_fn'
+MODELS_DIR = os.path.dirname(features.__file__)
+
+
+def models_fingerprint(directory: str = MODELS_DIR) -> str:
+  """SHA-256 of the models/ sources. TFX fingerprints a module_file but not a run_fn or
+  preprocessing_fn named by import path, so Transform and Trainer carry this as an execution
+  property: editing the model code invalidates their cached outputs."""
+  digest = hashlib.sha256()
+  for path in sorted(glob.glob(os.path.join(directory, '*.py'))):
+    with open(path, 'rb') as source:
+      digest.update(os.path.basename(path).encode() + b'\0' + source.read())
+  return digest.hexdigest()
 
 
 def blessing_thresholds(config: PipelineConfig) -> dict[type, tfma.MetricThreshold]:
@@ -53,6 +67,7 @@ def create_pipeline(config: PipelineConfig,
   trainer_platform_config: the Trainer's resource request for an orchestrator (Kubeflow: the KFP
   ResourceSpec kubeflow/runner.py builds from config). LocalDagRunner rejects a ResourceSpec.
   """
+  code_version = models_fingerprint()
   example_gen = ImageExampleGen(config.data_root, config.split_ratios)
   statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs['examples'])
   schema_gen = tfx.components.ImportSchemaGen(
@@ -63,6 +78,7 @@ def create_pipeline(config: PipelineConfig,
   transform = tfx.components.Transform(
       examples=example_gen.outputs['examples'], schema=schema_gen.outputs['schema'],
       preprocessing_fn=PREPROCESSING_FN,
+      custom_config={'code_version': code_version},
       disable_statistics=not config.transform_statistics,
       splits_config=tfx.proto.SplitsConfig(analyze=['train'],
                                            transform=['train', 'eval', 'test']))
@@ -81,7 +97,7 @@ def create_pipeline(config: PipelineConfig,
       base_model=blessed_model if config.warm_start else None,
       train_args=tfx.proto.TrainArgs(splits=['train'], num_steps=config.train_steps),
       eval_args=tfx.proto.EvalArgs(splits=['eval'], num_steps=config.eval_steps or None),
-      custom_config=config.training_config())
+      custom_config=dict(config.training_config(), code_version=code_version))
   if trainer_platform_config is not None:
     trainer.with_platform_config(trainer_platform_config)
 

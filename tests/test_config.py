@@ -1,4 +1,5 @@
 """PipelineConfig: defaults, COLORIZATION_* variables, and flags overriding them."""
+import dataclasses
 import os
 
 import pytest
@@ -90,3 +91,13 @@ def test_beam_args_run_the_pipeline_image_unless_dependencies_are_given():
                                          '--sdk_container_image=registry/colorization:1']
   own = config.replace(beam_args=('--runner=DataflowRunner', '--setup_file=./setup.py'))
   assert own.beam_pipeline_args() == ['--runner=DataflowRunner', '--setup_file=./setup.py']
+
+
+def test_training_config_passes_every_trainer_field():
+  from models import trainer
+  config = config_lib.from_env({'COLORIZATION_SEED': '7', 'COLORIZATION_WIDTH': '48'})
+  custom_config = config.training_config()
+  fields = {field.name for field in dataclasses.fields(trainer.TrainingConfig)}
+  assert set(custom_config) == fields - {'code_version'}
+  training = trainer.TrainingConfig(**custom_config)
+  assert (training.seed, training.width) == (7, 48)
