@@ -6,6 +6,7 @@ from typing import Any
 import apache_beam as beam
 import tensorflow as tf
 from absl import logging
+from google.protobuf import any_pb2, wrappers_pb2
 from tfx.components import FileBasedExampleGen
 from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
 from tfx.dsl.components.base import executor_spec
@@ -113,11 +114,19 @@ def split_config(ratios: tuple[int, ...]) -> example_gen_pb2.Output:
 INPUT_PATTERN = '*/*'  # every file of every class folder: the cache fingerprint covers them all
 
 
-def ImageExampleGen(data_root: str, split_ratios: tuple[int, ...]) -> FileBasedExampleGen:
-  """The component: FileBasedExampleGen with the image executor and a file-name hash split."""
+def ImageExampleGen(data_root: str, split_ratios: tuple[int, ...],
+                    code_version: str) -> FileBasedExampleGen:
+  """The component: FileBasedExampleGen with the image executor and a file-name hash split.
+
+  code_version: a fingerprint of the executor's sources, carried in custom_config (unread by the
+  executor) so that a code change invalidates the cached examples.
+  """
+  code = any_pb2.Any()
+  code.Pack(wrappers_pb2.StringValue(value=code_version))
   return FileBasedExampleGen(
       input_base=data_root,
       input_config=example_gen_pb2.Input(splits=[
           example_gen_pb2.Input.Split(name='images', pattern=INPUT_PATTERN)]),
       output_config=split_config(split_ratios),
+      custom_config=example_gen_pb2.CustomConfig(custom_config=code),
       custom_executor_spec=executor_spec.BeamExecutorSpec(Executor))

@@ -8,23 +8,29 @@ from google.protobuf import message
 from tfx import v1 as tfx
 from ml_metadata.proto import metadata_store_pb2
 
-from components.image_example_gen import ImageExampleGen
+from components import image_example_gen
 from models import features, metrics
 from pipeline.config import PipelineConfig
 
 PREPROCESSING_FN = 'models.preprocessing.preprocessing_fn'
 RUN_FN = 'models.trainer.run_fn'
 MODELS_DIR = os.path.dirname(features.__file__)
+COMPONENTS_DIR = os.path.dirname(image_example_gen.__file__)
 
 
-def models_fingerprint(directory: str = MODELS_DIR) -> str:
-  """SHA-256 of the models/ sources. TFX fingerprints a module_file but not a run_fn or
-  preprocessing_fn named by import path, so Transform and Trainer carry this as an execution
-  property: editing the model code invalidates their cached outputs."""
+def source_fingerprint(*paths: str) -> str:
+  """SHA-256 of Python sources: files, or the *.py files of directories.
+
+  TFX fingerprints a module_file but not code named by import path (run_fn, preprocessing_fn, a
+  custom executor), so each such component carries this as an execution property: editing its
+  code invalidates its cached outputs.
+  """
+  files = sorted(name for path in paths for name in (
+      glob.glob(os.path.join(path, '*.py')) if os.path.isdir(path) else [path]))
   digest = hashlib.sha256()
-  for path in sorted(glob.glob(os.path.join(directory, '*.py'))):
-    with open(path, 'rb') as source:
-      digest.update(os.path.basename(path).encode() + b'\0' + source.read())
+  for name in files:
+    with open(name, 'rb') as source:
+      digest.update(os.path.basename(name).encode() + b'\0' + source.read())
   return digest.hexdigest()
 
 
@@ -67,8 +73,10 @@ def create_pipeline(config: PipelineConfig,
   trainer_platform_config: the Trainer's resource request for an orchestrator (Kubeflow: the KFP
   ResourceSpec kubeflow/runner.py builds from config). LocalDagRunner rejects a ResourceSpec.
   """
-  code_version = models_fingerprint()
-  example_gen = ImageExampleGen(config.data_root, config.split_ratios)
+  code_version = source_fingerprint(MODELS_DIR)
+  example_gen = image_example_gen.ImageExampleGen(
+      config.data_root, config.split_ratios,
+      code_version=source_fingerprint(COMPONENTS_DIR, features.__file__))
   statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs['examples'])
   schema_gen = tfx.components.ImportSchemaGen(
       schema_file=os.path.join(config.schema_dir, 'schema.pbtxt'))

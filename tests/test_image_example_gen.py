@@ -52,7 +52,7 @@ def write_bad_files(root: str) -> None:
 
 def run_executor(data_root: str, output_uri: str) -> dict:
   """Runs the executor like the component would; returns its outputs, read back."""
-  component = image_example_gen.ImageExampleGen(data_root, (8, 1, 1))
+  component = image_example_gen.ImageExampleGen(data_root, (8, 1, 1), code_version='test')
   examples = standard_artifacts.Examples()
   examples.uri = output_uri
   executor = image_example_gen.Executor(image_example_gen.Executor.Context(
@@ -133,7 +133,7 @@ def test_classes_are_interleaved_in_the_written_order(runs):
 
 def test_cache_fingerprint_changes_when_a_photo_inside_a_class_folder_changes(tmp_path):
   write_photos(str(tmp_path), ['face/face_000.png', 'animal/animal_001.png'], np.random.default_rng(1))
-  component = image_example_gen.ImageExampleGen(str(tmp_path), (8, 1, 1))
+  component = image_example_gen.ImageExampleGen(str(tmp_path), (8, 1, 1), code_version='test')
   splits = json_format.Parse(component.exec_properties['input_config'], example_gen_pb2.Input()).splits
 
   def fingerprint() -> str:
@@ -165,7 +165,7 @@ def test_missing_data_root_fails_before_any_beam_work(tmp_path):
   missing = str(tmp_path / 'missing')
   examples = standard_artifacts.Examples()
   examples.uri = str(tmp_path / 'out')
-  component = image_example_gen.ImageExampleGen(missing, (8, 1, 1))
+  component = image_example_gen.ImageExampleGen(missing, (8, 1, 1), code_version='test')
   with pytest.raises(image_files.DataRootError, match='missing'):
     image_example_gen.Executor().Do({}, {'examples': [examples]}, component.exec_properties)
   assert not os.path.exists(examples.uri)
