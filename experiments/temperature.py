@@ -1,9 +1,11 @@
 """Scores annealed-mean temperatures on a split (eval by default), without retraining.
 
 The trained logits do not depend on T, so the network is rebuilt from the run's warm-start
-weights and decoded at each candidate T, optionally with the ab scaled by a chroma gain g (an
-experiment: the exported graph has no gain). Use it on the eval split, never on test:
-  python -m experiments.temperature --home DIR [--split eval] [--temperatures T ...] [--gains g ...]
+weights and decoded at each candidate T and energy match kappa (models/ab_bins.py), optionally
+with the ab scaled by a chroma gain g (an experiment: the exported graph has no gain). Use it on
+the eval split, never on test:
+  python -m experiments.temperature --home DIR [--split eval] [--temperatures T ...]
+      [--energy-matches kappa ...] [--gains g ...]
 """
 import argparse
 import os
@@ -21,8 +23,9 @@ CANDIDATES = (0.2, 0.3, 0.38, 0.5, 0.7, 1.0)
 
 def score_temperatures(config: config_lib.PipelineConfig, split: str = 'eval',
                        temperatures: tuple[float, ...] = CANDIDATES,
-                       gains: tuple[float, ...] = (1.0,)) -> dict:
-  """{(T, g): {class: {metric: value}}} for the latest trained model on the transformed split."""
+                       gains: tuple[float, ...] = (1.0,),
+                       energy_matches: tuple[float, ...] = (0.0,)) -> dict:
+  """{(T, kappa, g): {class: {metric: value}}} for the latest trained model on the split."""
   store = results.open_store(config)
   transform_graph = results.latest_output(store, config, 'Transform', 'transform_graph')
   transformed = results.latest_output(store, config, 'Transform', 'transformed_examples')
@@ -39,18 +42,18 @@ def score_temperatures(config: config_lib.PipelineConfig, split: str = 'eval',
       lambda records: tf.io.parse_example(records, spec))
   metric_classes = (metrics.Psnr, metrics.GrayPsnr, metrics.Auc, metrics.DeltaColorfulness,
                     metrics.ColorfulnessRatio)
-  decodings = [(t, g) for t in temperatures for g in gains]
+  decodings = [(t, k, g) for t in temperatures for k in energy_matches for g in gains]
   scores = {decoding: {} for decoding in decodings}
   for batch in dataset:
     logits = net(batch[features.L_KEY], training=False)
     labels = batch[features.LABEL_KEY][:, 0].numpy()
     slices = {'overall': np.ones(len(labels), bool)}
     slices.update({label.decode(): labels == label for label in set(labels)})
-    for t, g in decodings:
-      ab = g * tf.image.resize(bins.annealed_mean(logits, t), [features.IMAGE_SIZE] * 2)
+    for t, k, g in decodings:
+      ab = g * tf.image.resize(bins.decode(logits, t, k), [features.IMAGE_SIZE] * 2)
       lab_pred = tf.concat([batch[features.L_KEY], ab], -1)
       for name, mask in slices.items():
-        per_slice = scores[t, g].setdefault(name, [m() for m in metric_classes])
+        per_slice = scores[t, k, g].setdefault(name, [m() for m in metric_classes])
         for metric in per_slice:
           metric.update_state(tf.boolean_mask(batch[features.AB_KEY], mask),
                               tf.boolean_mask(lab_pred, mask))
@@ -65,12 +68,15 @@ def main() -> None:
   parser.add_argument('--temperatures', type=float, nargs='+', default=CANDIDATES)
   parser.add_argument('--gains', type=float, nargs='+', default=[1.0],
                       help='chroma gains g: the decoded ab is scaled by g before scoring')
+  parser.add_argument('--energy-matches', type=float, nargs='+', default=[0.0],
+                      help='energy matches kappa of the decoding (0 = plain annealed mean)')
   args = parser.parse_args()
   config = config_lib.from_env(home=args.home)
-  scores = score_temperatures(config, args.split, tuple(args.temperatures), tuple(args.gains))
-  for (t, g), classes in scores.items():
+  scores = score_temperatures(config, args.split, tuple(args.temperatures), tuple(args.gains),
+                              tuple(args.energy_matches))
+  for (t, k, g), classes in scores.items():
     for name, values in sorted(classes.items()):
-      print(f'T={t:<5} g={g:<5} {name:<10} '
+      print(f'T={t:<5} kappa={k:<5} g={g:<5} {name:<10} '
             + '  '.join(f'{k}={v:.2f}' for k, v in values.items()))
 
 

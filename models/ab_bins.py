@@ -4,6 +4,9 @@ After Zhang, Isola & Efros, "Colorful Image Colorization" (ECCV 2016), eq. 2-5:
   soft-encode Z = Gaussian(sigma=5) over the 5 nearest bins; loss = -sum_hw v(Z_hw) sum_q Z log Z^;
   v = w[argmax Z], w ∝ ((1 - lambda) * smooth(p) + lambda / Q)^-1 with E_p[w] = 1;
   annealed mean H(Z) = E[f_T(Z)], f_T(z) = exp(log z / T) / sum_q exp(log z_q / T).
+Energy matching (ours, docs/results.md): per image, H is scaled by
+  g = min(G_max, kappa * sqrt(sum_hw E_Z[|c|^2] / sum_hw |H(Z)|^2)),
+the chroma energy the predicted distributions expect, which averaging washes out.
 """
 import numpy as np
 import tensorflow as tf
@@ -16,6 +19,8 @@ NEIGHBOURS = 5
 SIGMA = 5.0
 REBALANCE_LAMBDA = 0.5
 DEFAULT_TEMPERATURE = 0.38
+ENERGY_MATCH = 0.0                                   # kappa; 0 = the plain annealed mean
+MAX_CHROMA_GAIN = 3.0                                # G_max: a flat, uncertain image stays sane
 
 _axis = np.arange(GRID_SIDE, dtype=np.float32) * GRID_STEP - GRID_LIMIT
 GRID_CENTERS = np.stack(np.meshgrid(_axis, _axis, indexing='ij'), -1).reshape(-1, 2)
@@ -53,7 +58,7 @@ class AbBins:
   """The in-gamut bins of a training-set ab histogram, and everything computed over them."""
 
   def __init__(self, histogram: np.ndarray, temperature: float = DEFAULT_TEMPERATURE,
-               rebalance_mix: float = REBALANCE_LAMBDA):
+               rebalance_mix: float = REBALANCE_LAMBDA, energy_match: float = ENERGY_MATCH):
     histogram = np.asarray(histogram, np.float64).reshape(GRID_BINS)
     if not histogram.any():
       raise ValueError('The ab histogram is empty: no training pixels were counted.')
@@ -62,6 +67,7 @@ class AbBins:
     self.probabilities = (histogram[self.in_gamut] / histogram.sum()).astype(np.float32)
     self.weights = rebalance_weights(histogram, mix=rebalance_mix)
     self.temperature = temperature
+    self.energy_match = energy_match
 
   @property
   def size(self) -> int:
@@ -91,3 +97,18 @@ class AbBins:
     """Logits [..., Q] -> ab [..., 2]: mean of the bin centres under softmax(logits / T)."""
     t = self.temperature if temperature is None else temperature
     return tf.tensordot(tf.nn.softmax(logits / t, axis=-1), self.centers, axes=1)
+
+  def decode(self, logits: tf.Tensor, temperature: float | None = None,
+             energy_match: float | None = None) -> tf.Tensor:
+    """Logits [B, H, W, Q] -> ab [B, H, W, 2]: the annealed mean, each image's ab then scaled
+    to energy_match x the RMS chroma its distributions expect (none when energy_match is 0)."""
+    ab = self.annealed_mean(logits, temperature)
+    kappa = self.energy_match if energy_match is None else energy_match
+    if not kappa:
+      return ab
+    expected = tf.reduce_sum(tf.tensordot(tf.nn.softmax(logits, axis=-1),
+                                          tf.constant(np.square(self.centers).sum(-1)), axes=1),
+                             axis=[1, 2])
+    decoded = tf.reduce_sum(tf.square(ab), axis=[1, 2, 3])
+    gain = tf.minimum(MAX_CHROMA_GAIN, kappa * tf.sqrt(expected / tf.maximum(decoded, 1e-6)))
+    return ab * gain[:, None, None, None]

@@ -25,6 +25,7 @@ class TrainingConfig:
   crop_size: int = 192
   temperature: float = ab_bins.DEFAULT_TEMPERATURE
   rebalance_mix: float = ab_bins.REBALANCE_LAMBDA  # lambda: 1 = no rebalancing (plain CE)
+  energy_match: float = ab_bins.ENERGY_MATCH       # kappa of the decoding; 0 = annealed mean
   warm_start: bool = False
   train_classes: tuple[str, ...] = ()        # empty = every class; else train on these only
   seed: int = 0                              # weights, shuffling and augmentation
@@ -105,7 +106,7 @@ def run_fn(fn_args) -> None:
   tf.keras.utils.set_random_seed(config.seed)
   tft_output = tft.TFTransformOutput(fn_args.transform_output)
   bins = ab_bins.AbBins(read_ab_histogram(tft_output, fn_args.train_files), config.temperature,
-                        config.rebalance_mix)
+                        config.rebalance_mix, config.energy_match)
   logging.info('ab bins in gamut: %d', bins.size)
 
   model = network.build_network(bins.size, config.width, prior=bins.rebalanced_prior)

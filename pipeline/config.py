@@ -32,6 +32,7 @@ class PipelineConfig:
   crop_size: int = 192
   temperature: float = ab_bins.DEFAULT_TEMPERATURE
   rebalance_mix: float = ab_bins.REBALANCE_LAMBDA     # lambda of the rebalancing weights
+  energy_match: float = ab_bins.ENERGY_MATCH          # kappa of the decoding (models/ab_bins.py)
   warm_start: bool = False
   train_classes: tuple[str, ...] = ()                 # train on these classes only (experiment)
   seed: int = 0                                       # same data + seed = same model
@@ -94,7 +95,7 @@ class PipelineConfig:
     return dict(epochs=self.epochs, batch_size=self.batch_size,
                 learning_rate=self.learning_rate, width=self.width, crop_size=self.crop_size,
                 temperature=self.temperature, rebalance_mix=self.rebalance_mix,
-                warm_start=self.warm_start,
+                energy_match=self.energy_match, warm_start=self.warm_start,
                 train_classes=list(self.train_classes), seed=self.seed)
 
   def replace(self, **changes) -> 'PipelineConfig':

@@ -2,6 +2,7 @@
 
 Each class has its own colour scheme tied to brightness and texture, so a colorizer can learn it.
 """
+import io
 import os
 
 import numpy as np
@@ -43,12 +44,23 @@ def make_image(label: str, rng: np.random.Generator, width: int = 160,
 def write_demo_dataset(root: str, images_per_class: int = 20, seed: int = 0,
                        sizes: tuple[tuple[int, int], ...] = ((160, 128), (128, 160), (200, 150))
                        ) -> str:
-  """Writes root/<class>/<class>_NNN.jpg and returns root; existing files are overwritten."""
+  """Writes root/<class>/<class>_NNN.jpg and returns root.
+
+  A file already holding the same bytes is left untouched, so a second run sees unchanged inputs
+  (same mtimes) and the pipeline reuses its cached ExampleGen and everything after it.
+  """
   rng = np.random.default_rng(seed)
   for label in CLASSES:
     os.makedirs(os.path.join(root, label), exist_ok=True)
     for i in range(images_per_class):
       width, height = sizes[i % len(sizes)]
-      make_image(label, rng, width, height).save(
-          os.path.join(root, label, f'{label}_{i:03d}.jpg'), quality=92)
+      encoded = io.BytesIO()
+      make_image(label, rng, width, height).save(encoded, format='JPEG', quality=92)
+      path = os.path.join(root, label, f'{label}_{i:03d}.jpg')
+      if os.path.exists(path):
+        with open(path, 'rb') as existing:
+          if existing.read() == encoded.getvalue():
+            continue
+      with open(path, 'wb') as f:
+        f.write(encoded.getvalue())
   return root

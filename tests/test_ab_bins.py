@@ -117,6 +117,51 @@ def test_annealed_mean_uses_the_default_temperature(bins):
                              atol=1e-3)
 
 
+def numpy_energy_matched(logits: np.ndarray, temperature: float, kappa: float) -> np.ndarray:
+  """The annealed mean of each image [B, H, W, Q], scaled by min(3, kappa sqrt(E|c|^2 / |ab|^2))."""
+  def softmax(z):
+    z = np.exp(z - z.max(-1, keepdims=True))
+    return z / z.sum(-1, keepdims=True)
+  centres = CENTERS[IN_DISC]
+  ab = softmax(logits / temperature) @ centres
+  expected = (softmax(logits) @ (centres ** 2).sum(-1)).sum((1, 2))
+  gain = np.minimum(3.0, kappa * np.sqrt(expected / (ab ** 2).sum((1, 2, 3))))
+  return ab * gain[:, None, None, None]
+
+
+def test_decode_without_energy_match_is_the_annealed_mean(bins):
+  logits = tf.constant(np.random.default_rng(10).normal(0.0, 2.0, (2, 3, 3, bins.size)),
+                       tf.float32)
+  assert bins.energy_match == 0.0
+  np.testing.assert_allclose(bins.decode(logits), bins.annealed_mean(logits), atol=1e-5)
+
+
+@pytest.mark.parametrize('temperature,kappa,spread', [(0.38, 0.8, 2.0), (1.0, 0.5, 1.0),
+                                                       (1.0, 1.0, 0.0)])
+def test_energy_match_scales_each_image_to_its_expected_chroma(bins, temperature, kappa, spread):
+  # spread 0: flat logits, so every image's mean is the centroid and the gain hits its cap of 3.
+  logits = np.random.default_rng(11).normal(0.0, spread, (3, 4, 5, bins.size))
+  decoded = bins.decode(tf.constant(logits, tf.float32), temperature, kappa)
+  np.testing.assert_allclose(decoded, numpy_energy_matched(logits, temperature, kappa),
+                             rtol=1e-4, atol=1e-4)
+
+
+def test_energy_match_of_confident_predictions_returns_the_bin_centres(bins):
+  # One bin per pixel: E|c|^2 = |c|^2, so at kappa = 1 the gain is 1 at any temperature.
+  centres = CENTERS[np.random.default_rng(12).choice(IN_DISC, (2, 4, 4))]
+  logits = tf.math.log(dense_encoding(bins, tf.constant(centres, tf.float32)))
+  confident = logits / 1e-3
+  np.testing.assert_allclose(bins.decode(confident, 0.38, 1.0), centres, atol=1e-2)
+
+
+def test_energy_match_at_temperature_one_never_washes_out(bins):
+  logits = tf.constant(np.random.default_rng(13).normal(0.0, 3.0, (4, 3, 3, bins.size)),
+                       tf.float32)
+  plain = np.sqrt(np.square(bins.annealed_mean(logits, 1.0)).sum((1, 2, 3)))
+  matched = np.sqrt(np.square(bins.decode(logits, 1.0, 0.7)).sum((1, 2, 3)))
+  assert np.all(matched >= 0.7 * plain - 1e-4)
+
+
 def test_rebalance_weights_have_unit_expectation():
   histogram = disc_histogram(np.random.default_rng(8))
   weights = ab_bins.rebalance_weights(histogram)
