@@ -209,7 +209,7 @@ def trainer_setup(transformed_uri: str, graph_uri: str, batch_size: int, train_s
   from tfx.proto import trainer_pb2
   from tfx.types import artifact_utils, standard_artifacts
   from tfx.utils import proto_utils
-  from models import ab_bins, trainer
+  from models import trainer
   from pipeline import config as config_lib
 
   examples = standard_artifacts.Examples()
@@ -227,8 +227,7 @@ def trainer_setup(transformed_uri: str, graph_uri: str, batch_size: int, train_s
   fn_args.transform_output = fn_args.transform_graph_path  # as the Trainer executor does
   config = trainer.TrainingConfig(**fn_args.custom_config)
   tft_output = tft.TFTransformOutput(fn_args.transform_output)
-  bins = ab_bins.AbBins(trainer.read_ab_histogram(tft_output, fn_args.train_files),
-                        config.temperature)
+  bins = trainer.make_bins(config, tft_output, fn_args.train_files)
   return fn_args, config, tft_output, bins
 
 

@@ -26,6 +26,7 @@ class TrainingConfig:
   temperature: float = ab_bins.DEFAULT_TEMPERATURE
   rebalance_mix: float = ab_bins.REBALANCE_LAMBDA  # lambda: 1 = no rebalancing (plain CE)
   energy_match: float = ab_bins.ENERGY_MATCH       # kappa of the decoding; 0 = annealed mean
+  ema_momentum: float = 0.0                  # > 0: export the moving average of the weights
   warm_start: bool = False
   train_classes: tuple[str, ...] = ()        # empty = every class; else train on these only
   seed: int = 0                              # weights, shuffling and augmentation
@@ -38,6 +39,13 @@ def read_ab_histogram(tft_output: tft.TFTransformOutput, files: list[str]) -> np
           tft_output.transformed_feature_spec()[features.AB_HISTOGRAM_KEY]}
   record = next(iter(tf.data.TFRecordDataset(tf.io.gfile.glob(files), compression_type='GZIP')))
   return tf.io.parse_single_example(record, spec)[features.AB_HISTOGRAM_KEY].numpy()
+
+
+def make_bins(config: TrainingConfig, tft_output: tft.TFTransformOutput,
+              train_files: list[str]) -> ab_bins.AbBins:
+  """The run's bins: the training histogram with the config's rebalancing and decoding."""
+  return ab_bins.AbBins(read_ab_histogram(tft_output, train_files), config.temperature,
+                        config.rebalance_mix, config.energy_match)
 
 
 def augment(lightness: tf.Tensor, ab: tf.Tensor, crop_size: int) -> tuple[tf.Tensor, tf.Tensor]:
@@ -105,8 +113,7 @@ def run_fn(fn_args) -> None:
   config = TrainingConfig(**(fn_args.custom_config or {}))
   tf.keras.utils.set_random_seed(config.seed)
   tft_output = tft.TFTransformOutput(fn_args.transform_output)
-  bins = ab_bins.AbBins(read_ab_histogram(tft_output, fn_args.train_files), config.temperature,
-                        config.rebalance_mix, config.energy_match)
+  bins = make_bins(config, tft_output, fn_args.train_files)
   logging.info('ab bins in gamut: %d', bins.size)
 
   model = network.build_network(bins.size, config.width, prior=bins.rebalanced_prior)
@@ -115,7 +122,9 @@ def run_fn(fn_args) -> None:
   steps_per_epoch = max(1, fn_args.train_steps // config.epochs)
   learning_rate = tf.keras.optimizers.schedules.CosineDecay(
       config.learning_rate, decay_steps=steps_per_epoch * config.epochs, alpha=0.05)
-  model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate),
+  optimizer = tf.keras.optimizers.Adam(learning_rate, use_ema=config.ema_momentum > 0,
+                                       ema_momentum=config.ema_momentum)
+  model.compile(optimizer=optimizer,
                 loss=lambda ab_true, logits: bins.loss(ab_true, logits))
   model.fit(_dataset(fn_args, tft_output, fn_args.train_files, config, training=True),
             epochs=config.epochs, steps_per_epoch=steps_per_epoch,

@@ -28,6 +28,7 @@ class PipelineConfig:
   eval_steps: int = 0                                   # 0 = the whole eval split
   batch_size: int = 16
   learning_rate: float = 1e-3
+  ema_momentum: float = 0.0                           # > 0: weights exported as their EMA
   width: int = 32
   crop_size: int = 192
   temperature: float = ab_bins.DEFAULT_TEMPERATURE
@@ -93,7 +94,8 @@ class PipelineConfig:
   def training_config(self) -> dict:
     """The Trainer's custom_config (models.trainer.TrainingConfig fields)."""
     return dict(epochs=self.epochs, batch_size=self.batch_size,
-                learning_rate=self.learning_rate, width=self.width, crop_size=self.crop_size,
+                learning_rate=self.learning_rate, ema_momentum=self.ema_momentum,
+                width=self.width, crop_size=self.crop_size,
                 temperature=self.temperature, rebalance_mix=self.rebalance_mix,
                 energy_match=self.energy_match, warm_start=self.warm_start,
                 train_classes=list(self.train_classes), seed=self.seed)
