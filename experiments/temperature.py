@@ -5,7 +5,7 @@ weights and decoded at each candidate T and energy match kappa (models/ab_bins.p
 with the ab scaled by a chroma gain g (an experiment: the exported graph has no gain). Use it on
 the eval split, never on test:
   python -m experiments.temperature --home DIR [--split eval] [--temperatures T ...]
-      [--energy-matches kappa ...] [--gains g ...]
+      [--energy-matches kappa ...] [--chroma-exponent a] [--gains g ...]
 """
 import argparse
 import os
@@ -24,7 +24,8 @@ CANDIDATES = (0.2, 0.3, 0.38, 0.5, 0.7, 1.0)
 def score_temperatures(config: config_lib.PipelineConfig, split: str = 'eval',
                        temperatures: tuple[float, ...] = CANDIDATES,
                        gains: tuple[float, ...] = (1.0,),
-                       energy_matches: tuple[float, ...] = (0.0,)) -> dict:
+                       energy_matches: tuple[float, ...] = (0.0,),
+                       chroma_exponent: float = ab_bins.CHROMA_EXPONENT) -> dict:
   """{(T, kappa, g): {class: {metric: value}}} for the latest trained model on the split."""
   store = results.open_store(config)
   transform_graph = results.latest_output(store, config, 'Transform', 'transform_graph')
@@ -50,7 +51,7 @@ def score_temperatures(config: config_lib.PipelineConfig, split: str = 'eval',
     slices = {'overall': np.ones(len(labels), bool)}
     slices.update({label.decode(): labels == label for label in set(labels)})
     for t, k, g in decodings:
-      ab = g * tf.image.resize(bins.decode(logits, t, k), [features.IMAGE_SIZE] * 2)
+      ab = g * tf.image.resize(bins.decode(logits, t, k, chroma_exponent), [features.IMAGE_SIZE] * 2)
       lab_pred = tf.concat([batch[features.L_KEY], ab], -1)
       for name, mask in slices.items():
         per_slice = scores[t, k, g].setdefault(name, [m() for m in metric_classes])
@@ -70,10 +71,12 @@ def main() -> None:
                       help='chroma gains g: the decoded ab is scaled by g before scoring')
   parser.add_argument('--energy-matches', type=float, nargs='+', default=[0.0],
                       help='energy matches kappa of the decoding (0 = plain annealed mean)')
+  parser.add_argument('--chroma-exponent', type=float, default=ab_bins.CHROMA_EXPONENT,
+                      help='chroma contrast exponent a of the energy-matched decoding')
   args = parser.parse_args()
   config = config_lib.from_env(home=args.home)
   scores = score_temperatures(config, args.split, tuple(args.temperatures), tuple(args.gains),
-                              tuple(args.energy_matches))
+                              tuple(args.energy_matches), args.chroma_exponent)
   for (t, k, g), classes in scores.items():
     for name, values in sorted(classes.items()):
       print(f'T={t:<5} kappa={k:<5} g={g:<5} {name:<10} '

@@ -32,8 +32,9 @@ class PipelineConfig:
   width: int = 32
   crop_size: int = 192
   temperature: float = ab_bins.DEFAULT_TEMPERATURE
-  rebalance_mix: float = ab_bins.REBALANCE_LAMBDA     # lambda of the rebalancing weights
+  rebalance_mix: float = ab_bins.DEFAULT_REBALANCE_MIX     # lambda of the rebalancing weights
   energy_match: float = ab_bins.ENERGY_MATCH          # kappa of the decoding (models/ab_bins.py)
+  chroma_exponent: float = ab_bins.CHROMA_EXPONENT    # a of the decoding (with energy_match)
   warm_start: bool = False
   train_classes: tuple[str, ...] = ()                 # train on these classes only (experiment)
   seed: int = 0                                       # same data + seed = same model
@@ -97,7 +98,8 @@ class PipelineConfig:
                 learning_rate=self.learning_rate, ema_momentum=self.ema_momentum,
                 width=self.width, crop_size=self.crop_size,
                 temperature=self.temperature, rebalance_mix=self.rebalance_mix,
-                energy_match=self.energy_match, warm_start=self.warm_start,
+                energy_match=self.energy_match, chroma_exponent=self.chroma_exponent,
+                warm_start=self.warm_start,
                 train_classes=list(self.train_classes), seed=self.seed)
 
   def replace(self, **changes) -> 'PipelineConfig':

@@ -34,7 +34,16 @@ def dense_encoding(bins: ab_bins.AbBins, ab: tf.Tensor) -> tf.Tensor:
 
 @pytest.fixture(scope='module')
 def bins() -> ab_bins.AbBins:
-  return ab_bins.AbBins(disc_histogram(np.random.default_rng(0)))
+  """Zhang et al.'s recipe: rebalanced (lambda 0.5), annealed mean at T = 0.38, no energy match."""
+  return ab_bins.AbBins(disc_histogram(np.random.default_rng(0)), temperature=0.38,
+                        rebalance_mix=ab_bins.REBALANCE_LAMBDA, energy_match=0.0)
+
+
+def test_defaults_are_zhangs_recipe():
+  defaults = ab_bins.AbBins(disc_histogram(np.random.default_rng(0)))
+  assert ab_bins.REBALANCE_LAMBDA == 0.5
+  assert (defaults.temperature, defaults.energy_match, defaults.chroma_exponent) == (0.38, 0.0, 1.3)
+  assert defaults.weights.std() > 0                                  # rebalanced
 
 
 def test_grid_layout():
@@ -108,7 +117,7 @@ def test_annealed_mean_at_temperature_one_is_the_expected_colour(bins):
   np.testing.assert_allclose(bins.annealed_mean(logits, temperature=1.0), expected, atol=1e-3)
 
 
-def test_annealed_mean_uses_the_default_temperature(bins):
+def test_annealed_mean_uses_the_bins_temperature(bins):
   assert bins.temperature == 0.38
   logits = np.random.default_rng(7).normal(0.0, 2.0, (10, bins.size))
   scaled = np.exp(logits / 0.38 - (logits / 0.38).max(1, keepdims=True))
@@ -117,13 +126,18 @@ def test_annealed_mean_uses_the_default_temperature(bins):
                              atol=1e-3)
 
 
-def numpy_energy_matched(logits: np.ndarray, temperature: float, kappa: float) -> np.ndarray:
-  """The annealed mean of each image [B, H, W, Q], scaled by min(3, kappa sqrt(E|c|^2 / |ab|^2))."""
+def numpy_energy_matched(logits: np.ndarray, temperature: float, kappa: float,
+                         exponent: float = 1.0) -> np.ndarray:
+  """Per image [B, H, W, Q]: q = ab (|ab| / rms)^(a - 1) of the annealed mean ab, scaled by
+  min(3, kappa sqrt(E|c|^2 / |q|^2))."""
   def softmax(z):
     z = np.exp(z - z.max(-1, keepdims=True))
     return z / z.sum(-1, keepdims=True)
   centres = CENTERS[IN_DISC]
   ab = softmax(logits / temperature) @ centres
+  magnitude = np.linalg.norm(ab, axis=-1, keepdims=True)
+  rms = np.sqrt((magnitude ** 2).mean((1, 2, 3), keepdims=True))
+  ab = ab * (magnitude / rms) ** (exponent - 1)
   expected = (softmax(logits) @ (centres ** 2).sum(-1)).sum((1, 2))
   gain = np.minimum(3.0, kappa * np.sqrt(expected / (ab ** 2).sum((1, 2, 3))))
   return ab * gain[:, None, None, None]
@@ -136,14 +150,29 @@ def test_decode_without_energy_match_is_the_annealed_mean(bins):
   np.testing.assert_allclose(bins.decode(logits), bins.annealed_mean(logits), atol=1e-5)
 
 
-@pytest.mark.parametrize('temperature,kappa,spread', [(0.38, 0.8, 2.0), (1.0, 0.5, 1.0),
-                                                       (1.0, 1.0, 0.0)])
-def test_energy_match_scales_each_image_to_its_expected_chroma(bins, temperature, kappa, spread):
+@pytest.mark.parametrize('temperature,kappa,exponent,spread', [
+    (0.38, 0.8, 1.0, 2.0), (1.0, 0.5, 1.0, 1.0), (1.0, 0.8, 1.3, 2.0), (0.7, 0.9, 0.8, 3.0),
+    (1.0, 1.0, 1.0, 0.0)])
+def test_energy_match_scales_each_image_to_its_expected_chroma(bins, temperature, kappa,
+                                                               exponent, spread):
   # spread 0: flat logits, so every image's mean is the centroid and the gain hits its cap of 3.
   logits = np.random.default_rng(11).normal(0.0, spread, (3, 4, 5, bins.size))
-  decoded = bins.decode(tf.constant(logits, tf.float32), temperature, kappa)
-  np.testing.assert_allclose(decoded, numpy_energy_matched(logits, temperature, kappa),
-                             rtol=1e-4, atol=1e-4)
+  decoded = bins.decode(tf.constant(logits, tf.float32), temperature, kappa, exponent)
+  expected = numpy_energy_matched(logits, temperature, kappa, exponent)
+  np.testing.assert_allclose(decoded, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_chroma_exponent_keeps_hues_and_the_expected_energy(bins):
+  logits = tf.constant(np.random.default_rng(14).normal(0.0, 2.0, (2, 4, 4, bins.size)),
+                       tf.float32)
+  plain, contrasted = bins.decode(logits, 1.0, 0.4, 1.0), bins.decode(logits, 1.0, 0.4, 1.5)
+  cosine = tf.reduce_sum(plain * contrasted, -1) / (tf.norm(plain, axis=-1)
+                                                    * tf.norm(contrasted, axis=-1))
+  np.testing.assert_allclose(cosine, 1.0, atol=1e-4)
+  np.testing.assert_allclose(tf.reduce_sum(tf.square(plain), [1, 2, 3]),
+                             tf.reduce_sum(tf.square(contrasted), [1, 2, 3]), rtol=1e-4)
+  spread = lambda ab: np.std(np.linalg.norm(ab, axis=-1), axis=(1, 2))
+  assert np.all(spread(contrasted) > spread(plain))
 
 
 def test_energy_match_of_confident_predictions_returns_the_bin_centres(bins):
@@ -151,7 +180,7 @@ def test_energy_match_of_confident_predictions_returns_the_bin_centres(bins):
   centres = CENTERS[np.random.default_rng(12).choice(IN_DISC, (2, 4, 4))]
   logits = tf.math.log(dense_encoding(bins, tf.constant(centres, tf.float32)))
   confident = logits / 1e-3
-  np.testing.assert_allclose(bins.decode(confident, 0.38, 1.0), centres, atol=1e-2)
+  np.testing.assert_allclose(bins.decode(confident, 0.38, 1.0, 1.0), centres, atol=1e-2)
 
 
 def test_energy_match_at_temperature_one_never_washes_out(bins):
@@ -231,7 +260,8 @@ def test_rebalanced_prior_beats_other_constant_predictions():
   log(prior) than at log(p) or uniform logits; the prior favours rare bins more than p does."""
   rng = np.random.default_rng(7)
   radius2 = (CENTERS ** 2).sum(-1)
-  bins = ab_bins.AbBins(np.where(radius2 <= 60.0 ** 2, 1e6 * np.exp(-radius2 / (2 * 15.0 ** 2)), 0))
+  bins = ab_bins.AbBins(np.where(radius2 <= 60.0 ** 2, 1e6 * np.exp(-radius2 / (2 * 15.0 ** 2)), 0),
+                        rebalance_mix=ab_bins.REBALANCE_LAMBDA)
   probabilities = bins.probabilities / bins.probabilities.sum()
   ab = bins.centers[rng.choice(bins.size, 4000, p=probabilities)] + rng.normal(0, 2, (4000, 2))
   ab = tf.constant(ab.reshape(1, 40, 100, 2), tf.float32)
