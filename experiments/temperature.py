@@ -43,18 +43,19 @@ def score_temperatures(config: config_lib.PipelineConfig, split: str = 'eval',
       lambda records: tf.io.parse_example(records, spec))
   metric_classes = (metrics.Psnr, metrics.GrayPsnr, metrics.Auc, metrics.DeltaColorfulness,
                     metrics.ColorfulnessRatio)
-  decodings = [(t, k, g) for t in temperatures for k in energy_matches for g in gains]
+  decodings = [(t, kappa, g) for t in temperatures for kappa in energy_matches for g in gains]
   scores = {decoding: {} for decoding in decodings}
   for batch in dataset:
     logits = net(batch[features.L_KEY], training=False)
     labels = batch[features.LABEL_KEY][:, 0].numpy()
     slices = {'overall': np.ones(len(labels), bool)}
     slices.update({label.decode(): labels == label for label in set(labels)})
-    for t, k, g in decodings:
-      ab = g * tf.image.resize(bins.decode(logits, t, k, chroma_exponent), [features.IMAGE_SIZE] * 2)
+    for t, kappa, g in decodings:
+      ab = g * tf.image.resize(bins.decode(logits, t, kappa, chroma_exponent),
+                               [features.IMAGE_SIZE] * 2)
       lab_pred = tf.concat([batch[features.L_KEY], ab], -1)
       for name, mask in slices.items():
-        per_slice = scores[t, k, g].setdefault(name, [m() for m in metric_classes])
+        per_slice = scores[t, kappa, g].setdefault(name, [m() for m in metric_classes])
         for metric in per_slice:
           metric.update_state(tf.boolean_mask(batch[features.AB_KEY], mask),
                               tf.boolean_mask(lab_pred, mask))
@@ -77,9 +78,9 @@ def main() -> None:
   config = config_lib.from_env(home=args.home)
   scores = score_temperatures(config, args.split, tuple(args.temperatures), tuple(args.gains),
                               tuple(args.energy_matches), args.chroma_exponent)
-  for (t, k, g), classes in scores.items():
+  for (t, kappa, g), classes in scores.items():
     for name, values in sorted(classes.items()):
-      print(f'T={t:<5} kappa={k:<5} g={g:<5} {name:<10} '
+      print(f'T={t:<5} kappa={kappa:<5} g={g:<5} {name:<10} '
             + '  '.join(f'{k}={v:.2f}' for k, v in values.items()))
 
 

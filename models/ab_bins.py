@@ -4,8 +4,8 @@ After Zhang, Isola & Efros, "Colorful Image Colorization" (ECCV 2016), eq. 2-5:
   soft-encode Z = Gaussian(sigma=5) over the 5 nearest bins; loss = -sum_hw v(Z_hw) sum_q Z log Z^;
   v = w[argmax Z], w ∝ ((1 - lambda) * smooth(p) + lambda / Q)^-1 with E_p[w] = 1;
   annealed mean H(Z) = E[f_T(Z)], f_T(z) = exp(log z / T) / sum_q exp(log z_q / T).
-Energy matching (ours, docs/results.md): with chroma contrast q = H (|H| / rms|H|)^(a - 1), per image
-  ab = g q,  g = min(G_max, kappa * sqrt(sum_hw E_Z[|c|^2] / sum_hw |q|^2)),
+Energy matching (ours, docs/results.md): with chroma contrast q = H (|H| / rms|H|)^(a - 1),
+per image ab = g q, g = min(G_max, kappa * sqrt(sum_hw E_Z[|c|^2] / sum_hw |q|^2)),
 restores the chroma energy the predicted distributions expect, which averaging washes out.
 """
 import numpy as np
@@ -20,7 +20,6 @@ SIGMA = 5.0
 REBALANCE_LAMBDA = 0.5                               # Zhang's lambda, when rebalancing
 # Defaults: Zhang's recipe (the issue's). Best measured on the eval split (docs/results.md):
 # rebalance mix 1.0, T 1.0, energy match 0.83, chroma exponent 1.3.
-DEFAULT_REBALANCE_MIX = REBALANCE_LAMBDA
 DEFAULT_TEMPERATURE = 0.38
 ENERGY_MATCH = 0.0                                   # kappa; 0 = the plain annealed mean
 CHROMA_EXPONENT = 1.3                                # a; > 1 favours the confidently coloured
@@ -62,7 +61,7 @@ class AbBins:
   """The in-gamut bins of a training-set ab histogram, and everything computed over them."""
 
   def __init__(self, histogram: np.ndarray, temperature: float = DEFAULT_TEMPERATURE,
-               rebalance_mix: float = DEFAULT_REBALANCE_MIX, energy_match: float = ENERGY_MATCH,
+               rebalance_mix: float = REBALANCE_LAMBDA, energy_match: float = ENERGY_MATCH,
                chroma_exponent: float = CHROMA_EXPONENT):
     histogram = np.asarray(histogram, np.float64).reshape(GRID_BINS)
     if not histogram.any():

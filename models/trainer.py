@@ -24,7 +24,7 @@ class TrainingConfig:
   width: int = 32
   crop_size: int = 192
   temperature: float = ab_bins.DEFAULT_TEMPERATURE
-  rebalance_mix: float = ab_bins.DEFAULT_REBALANCE_MIX  # lambda: 1 = no rebalancing (plain CE)
+  rebalance_mix: float = ab_bins.REBALANCE_LAMBDA  # lambda: 1 = no rebalancing (plain CE)
   energy_match: float = ab_bins.ENERGY_MATCH       # kappa of the decoding; 0 = annealed mean
   chroma_exponent: float = ab_bins.CHROMA_EXPONENT  # a of the decoding (with energy_match)
   ema_momentum: float = 0.0                  # > 0: export the moving average of the weights

@@ -32,7 +32,7 @@ class PipelineConfig:
   width: int = 32
   crop_size: int = 192
   temperature: float = ab_bins.DEFAULT_TEMPERATURE
-  rebalance_mix: float = ab_bins.DEFAULT_REBALANCE_MIX     # lambda of the rebalancing weights
+  rebalance_mix: float = ab_bins.REBALANCE_LAMBDA     # lambda of the rebalancing weights
   energy_match: float = ab_bins.ENERGY_MATCH          # kappa of the decoding (models/ab_bins.py)
   chroma_exponent: float = ab_bins.CHROMA_EXPONENT    # a of the decoding (with energy_match)
   warm_start: bool = False
