@@ -7,8 +7,6 @@ After Zhang, Isola & Efros, "Colorful Image Colorization" (ECCV 2016), eq. 2-5:
 Energy matching (ours, docs/results.md): with chroma contrast q = H (|H| / rms|H|)^(a - 1),
 per image ab = g q, g = min(G_max, kappa * sqrt(sum_hw E_Z[|c|^2] / sum_hw |q|^2)),
 restores the chroma energy the predicted distributions expect, which averaging washes out.
-Mean loss (ours): + beta |E_Z[c] - ab|^2 / GRID_STEP^2, the squared error of the T = 1 mean that
-energy matching scales, so the network is trained for the quantity PSNR scores.
 """
 import numpy as np
 import tensorflow as tf
@@ -26,7 +24,6 @@ DEFAULT_TEMPERATURE = 0.38
 ENERGY_MATCH = 0.0                                   # kappa; 0 = the plain annealed mean
 CHROMA_EXPONENT = 1.3                                # a; > 1 favours the confidently coloured
 MAX_CHROMA_GAIN = 3.0                                # G_max: a flat, uncertain image stays sane
-MEAN_LOSS_WEIGHT = 0.0                               # beta; 0 = Zhang's loss alone
 
 _axis = np.arange(GRID_SIDE, dtype=np.float32) * GRID_STEP - GRID_LIMIT
 GRID_CENTERS = np.stack(np.meshgrid(_axis, _axis, indexing='ij'), -1).reshape(-1, 2)
@@ -65,8 +62,7 @@ class AbBins:
 
   def __init__(self, histogram: np.ndarray, temperature: float = DEFAULT_TEMPERATURE,
                rebalance_mix: float = REBALANCE_LAMBDA, energy_match: float = ENERGY_MATCH,
-               chroma_exponent: float = CHROMA_EXPONENT,
-               mean_loss_weight: float = MEAN_LOSS_WEIGHT):
+               chroma_exponent: float = CHROMA_EXPONENT):
     histogram = np.asarray(histogram, np.float64).reshape(GRID_BINS)
     if not histogram.any():
       raise ValueError('The ab histogram is empty: no training pixels were counted.')
@@ -77,7 +73,6 @@ class AbBins:
     self.temperature = temperature
     self.energy_match = energy_match
     self.chroma_exponent = chroma_exponent
-    self.mean_loss_weight = mean_loss_weight
 
   @property
   def size(self) -> int:
@@ -97,16 +92,11 @@ class AbBins:
     return nearest, tf.nn.softmax(neg_distance2 / (2.0 * SIGMA ** 2), axis=-1)
 
   def loss(self, ab_true: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
-    """Rebalanced multinomial cross-entropy per pixel, [B, H, W] (ab_true at logits' size), plus
-    mean_loss_weight x the squared error of the T = 1 mean in GRID_STEP units."""
+    """Rebalanced multinomial cross-entropy per pixel, [B, H, W] (ab_true at logits' size)."""
     nearest, target = self.soft_encode(ab_true)
     log_probs = tf.nn.log_softmax(logits, axis=-1)
     cross_entropy = -tf.reduce_sum(target * tf.gather(log_probs, nearest, batch_dims=3), -1)
-    loss = cross_entropy * tf.gather(tf.constant(self.weights), nearest[..., 0])
-    if not self.mean_loss_weight:
-      return loss
-    mean_error = tf.reduce_sum(tf.square(self.annealed_mean(logits, 1.0) - ab_true), -1)
-    return loss + self.mean_loss_weight * mean_error / GRID_STEP ** 2
+    return cross_entropy * tf.gather(tf.constant(self.weights), nearest[..., 0])
 
   def annealed_mean(self, logits: tf.Tensor, temperature: float | None = None) -> tf.Tensor:
     """Logits [..., Q] -> ab [..., 2]: mean of the bin centres under softmax(logits / T)."""

@@ -27,7 +27,6 @@ class TrainingConfig:
   rebalance_mix: float = ab_bins.REBALANCE_LAMBDA  # lambda: 1 = no rebalancing (plain CE)
   energy_match: float = ab_bins.ENERGY_MATCH       # kappa of the decoding; 0 = annealed mean
   chroma_exponent: float = ab_bins.CHROMA_EXPONENT  # a of the decoding (with energy_match)
-  mean_loss_weight: float = ab_bins.MEAN_LOSS_WEIGHT  # beta of the loss's mean-error term
   ema_momentum: float = 0.0                  # > 0: export the moving average of the weights
   warm_start: bool = False
   train_classes: tuple[str, ...] = ()        # empty = every class; else train on these only
@@ -47,8 +46,7 @@ def make_bins(config: TrainingConfig, tft_output: tft.TFTransformOutput,
               train_files: list[str]) -> ab_bins.AbBins:
   """The run's bins: the training histogram with the config's rebalancing and decoding."""
   return ab_bins.AbBins(read_ab_histogram(tft_output, train_files), config.temperature,
-                        config.rebalance_mix, config.energy_match, config.chroma_exponent,
-                        config.mean_loss_weight)
+                        config.rebalance_mix, config.energy_match, config.chroma_exponent)
 
 
 def augment(lightness: tf.Tensor, ab: tf.Tensor, crop_size: int) -> tuple[tf.Tensor, tf.Tensor]:

@@ -35,7 +35,6 @@ class PipelineConfig:
   rebalance_mix: float = ab_bins.REBALANCE_LAMBDA     # lambda of the rebalancing weights
   energy_match: float = ab_bins.ENERGY_MATCH          # kappa of the decoding (models/ab_bins.py)
   chroma_exponent: float = ab_bins.CHROMA_EXPONENT    # a of the decoding (with energy_match)
-  mean_loss_weight: float = ab_bins.MEAN_LOSS_WEIGHT  # beta of the loss's mean-error term
   warm_start: bool = False
   train_classes: tuple[str, ...] = ()                 # train on these classes only (experiment)
   seed: int = 0                                       # same data + seed = same model
@@ -100,7 +99,6 @@ class PipelineConfig:
                 width=self.width, crop_size=self.crop_size,
                 temperature=self.temperature, rebalance_mix=self.rebalance_mix,
                 energy_match=self.energy_match, chroma_exponent=self.chroma_exponent,
-                mean_loss_weight=self.mean_loss_weight,
                 warm_start=self.warm_start,
                 train_classes=list(self.train_classes), seed=self.seed)
 

@@ -43,7 +43,6 @@ def test_defaults_are_zhangs_recipe():
   defaults = ab_bins.AbBins(disc_histogram(np.random.default_rng(0)))
   assert ab_bins.REBALANCE_LAMBDA == 0.5
   assert (defaults.temperature, defaults.energy_match, defaults.chroma_exponent) == (0.38, 0.0, 1.3)
-  assert defaults.mean_loss_weight == 0.0                            # Zhang's loss alone
   assert defaults.weights.std() > 0                                  # rebalanced
 
 
@@ -238,20 +237,6 @@ def test_loss_is_the_rebalanced_cross_entropy(bins):
   expected = (-(target * log_probs).sum(1) * weight).reshape(2, 3, 3)
   loss = bins.loss(tf.constant(ab, tf.float32), tf.constant(logits, tf.float32))
   np.testing.assert_allclose(loss, expected, rtol=1e-4)
-
-
-def test_mean_loss_adds_the_squared_error_of_the_expected_colour(bins):
-  rng = np.random.default_rng(12)
-  ab = rng.uniform(-45.0, 45.0, (2, 3, 3, 2))
-  logits = rng.normal(0.0, 1.0, (2, 3, 3, bins.size))
-  histogram = np.zeros(ab_bins.GRID_BINS)
-  histogram[bins.in_gamut] = bins.probabilities
-  with_mean = ab_bins.AbBins(histogram, mean_loss_weight=0.7)
-  probs = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
-  mean_error = (((probs @ CENTERS[IN_DISC]) - ab) ** 2).sum(-1) / ab_bins.GRID_STEP ** 2
-  ab, logits = tf.constant(ab, tf.float32), tf.constant(logits, tf.float32)
-  added = with_mean.loss(ab, logits) - ab_bins.AbBins(histogram).loss(ab, logits)
-  np.testing.assert_allclose(added, 0.7 * mean_error, rtol=1e-3, atol=1e-4)
 
 
 def test_loss_is_lower_for_a_correct_prediction(bins):

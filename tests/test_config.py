@@ -14,7 +14,6 @@ def test_defaults():
   assert config.data_root == '' and config.split_ratios == (8, 1, 1)
   assert (config.epochs, config.batch_size, config.temperature) == (2, 16, 0.38)
   assert (config.rebalance_mix, config.energy_match, config.chroma_exponent) == (0.5, 0.0, 1.3)
-  assert config.mean_loss_weight == 0.0
   assert config.beam_args == ('--runner=DirectRunner', '--direct_num_workers=1')
   assert config.enable_cache is True and config.warm_start is False
   assert config.pipeline_root == os.path.join(config.home, 'pipeline_root')
