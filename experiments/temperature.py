@@ -8,6 +8,7 @@ the eval split, never on test:
       [--energy-matches kappa ...] [--chroma-exponent a] [--gains g ...]
 """
 import argparse
+import dataclasses
 import os
 
 import numpy as np
@@ -21,24 +22,41 @@ from pipeline import results
 CANDIDATES = (0.2, 0.3, 0.38, 0.5, 0.7, 1.0)
 
 
+@dataclasses.dataclass
+class TrainedRun:
+  """The latest run's Transform output and its network, rebuilt from the warm-start weights."""
+  tft_output: tft.TFTransformOutput
+  transformed_uri: str
+  ab_histogram: np.ndarray
+  network: tf.keras.Model
+
+
+def load_trained_run(config: config_lib.PipelineConfig) -> TrainedRun:
+  """The newest Transform and Trainer outputs under config.home (width from the config)."""
+  store = results.open_store(config)
+  transform_graph = results.latest_output(store, config, 'Transform', 'transform_graph')
+  transformed = results.latest_output(store, config, 'Transform', 'transformed_examples')
+  model = results.latest_output(store, config, 'Trainer', 'model')
+  if transform_graph is None or transformed is None or model is None:
+    raise ValueError(f'No trained model under {config.home}: run `colorization run` first.')
+  tft_output = tft.TFTransformOutput(transform_graph.uri)
+  histogram = trainer.read_ab_histogram(tft_output,
+                                        os.path.join(transformed.uri, 'Split-train', '*'))
+  net = network.build_network(ab_bins.AbBins(histogram).size, config.width)
+  net.set_weights(trainer.read_weights(os.path.join(model.uri, trainer.WARM_START_FILE)))
+  return TrainedRun(tft_output, transformed.uri, histogram, net)
+
+
 def score_temperatures(config: config_lib.PipelineConfig, split: str = 'eval',
                        temperatures: tuple[float, ...] = CANDIDATES,
                        gains: tuple[float, ...] = (1.0,),
                        energy_matches: tuple[float, ...] = (0.0,),
                        chroma_exponent: float = ab_bins.CHROMA_EXPONENT) -> dict:
   """{(T, kappa, g): {class: {metric: value}}} for the latest trained model on the split."""
-  store = results.open_store(config)
-  transform_graph = results.latest_output(store, config, 'Transform', 'transform_graph')
-  transformed = results.latest_output(store, config, 'Transform', 'transformed_examples')
-  model = results.latest_output(store, config, 'Trainer', 'model')
-  tft_output = tft.TFTransformOutput(transform_graph.uri)
-  bins = ab_bins.AbBins(trainer.read_ab_histogram(
-      tft_output, os.path.join(transformed.uri, 'Split-train', '*')))
-  net = network.build_network(bins.size, config.width)
-  net.set_weights(trainer.read_weights(os.path.join(model.uri, trainer.WARM_START_FILE)))
-
-  spec = tft_output.transformed_feature_spec()
-  files = tf.io.gfile.glob(os.path.join(transformed.uri, f'Split-{split}', '*'))
+  run = load_trained_run(config)
+  bins, net = ab_bins.AbBins(run.ab_histogram), run.network
+  spec = run.tft_output.transformed_feature_spec()
+  files = tf.io.gfile.glob(os.path.join(run.transformed_uri, f'Split-{split}', '*'))
   dataset = tf.data.TFRecordDataset(files, compression_type='GZIP').batch(16).map(
       lambda records: tf.io.parse_example(records, spec))
   metric_classes = (metrics.Psnr, metrics.GrayPsnr, metrics.Auc, metrics.DeltaColorfulness,
@@ -75,9 +93,12 @@ def main() -> None:
   parser.add_argument('--chroma-exponent', type=float, default=ab_bins.CHROMA_EXPONENT,
                       help='chroma contrast exponent a of the energy-matched decoding')
   args = parser.parse_args()
-  config = config_lib.from_env(home=args.home)
-  scores = score_temperatures(config, args.split, tuple(args.temperatures), tuple(args.gains),
-                              tuple(args.energy_matches), args.chroma_exponent)
+  try:
+    scores = score_temperatures(config_lib.from_env(home=args.home), args.split,
+                                tuple(args.temperatures), tuple(args.gains),
+                                tuple(args.energy_matches), args.chroma_exponent)
+  except ValueError as error:
+    raise SystemExit(f'error: {error}') from None
   for (t, kappa, g), classes in scores.items():
     for name, values in sorted(classes.items()):
       print(f'T={t:<5} kappa={kappa:<5} g={g:<5} {name:<10} '

@@ -19,6 +19,10 @@ class RunSummary:
 
 
 def open_store(config: PipelineConfig) -> metadata_store.MetadataStore:
+  """The home's MLMD store, read-only; ValueError if no pipeline has run under the home."""
+  if not os.path.exists(config.metadata_path):
+    raise ValueError(f'No pipeline run under {config.home}: run `colorization run` first '
+                     f'({config.metadata_path} does not exist).')
   connection = metadata_store_pb2.ConnectionConfig()
   connection.sqlite.filename_uri = config.metadata_path
   connection.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY

@@ -1,0 +1,113 @@
+"""Per-photo PSNR gaps to gray on a split: each class's mean gap, its sampling noise, and (with a
+manifest) the gap per source folder. Use it on the eval split to choose, on test only to explain.
+
+The latest network (experiments/temperature.py) decodes each photo with the config's decoding
+knobs (COLORIZATION_TEMPERATURE, ...), after the same preprocessing Transform applies:
+  python -m experiments.per_image --home DIR [--split eval] [--manifest CSV]
+"""
+import argparse
+import csv
+import dataclasses
+from collections.abc import Callable
+
+import numpy as np
+import tensorflow as tf
+
+from experiments import temperature
+from models import ab_bins, features, lab, metrics, preprocessing
+from pipeline import config as config_lib
+from pipeline import report, results
+
+BATCH = 16
+BOOTSTRAP_DRAWS = 1000
+
+
+@dataclasses.dataclass
+class PhotoScore:
+  filename: str
+  label: str
+  gray_psnr: float
+  psnr: float
+  colorfulness_true: float
+  colorfulness_pred: float
+
+
+def score_photos(config: config_lib.PipelineConfig, split: str = 'eval') -> list[PhotoScore]:
+  """One score per photo of the split, in file-name order."""
+  run = temperature.load_trained_run(config)
+  bins = ab_bins.AbBins(run.ab_histogram, config.temperature, config.rebalance_mix,
+                        config.energy_match, config.chroma_exponent)
+  examples = results.latest_output(results.open_store(config), config, 'FileBasedExampleGen',
+                                   'examples')
+  rows = report.read_split_examples(examples.uri, split)
+  scores = []
+  for start in range(0, len(rows), BATCH):
+    batch = rows[start:start + BATCH]
+    lab_true = preprocessing.image_bytes_to_lab(
+        tf.constant([row[features.IMAGE_KEY] for row in batch]))
+    lightness, ab_true = lab.split_lab(lab_true)
+    ab_pred = tf.image.resize(bins.decode(run.network(lightness, training=False)),
+                              [features.IMAGE_SIZE] * 2)
+    rgb_true = lab.lab_to_srgb(lab_true)
+    rgb_gray = lab.lab_to_srgb(tf.concat([lightness, tf.zeros_like(ab_true)], -1))
+    rgb_pred = lab.lab_to_srgb(tf.concat([lightness, ab_pred], -1))
+    columns = zip(metrics.psnr(rgb_true, rgb_gray).numpy(), metrics.psnr(rgb_true, rgb_pred).numpy(),
+                  metrics.colorfulness(rgb_true).numpy(), metrics.colorfulness(rgb_pred).numpy())
+    scores += [PhotoScore(row[features.FILENAME_KEY].decode(), row[features.LABEL_KEY].decode(),
+                          *map(float, values)) for row, values in zip(batch, columns)]
+  return scores
+
+
+def bootstrap_sd(values: np.ndarray, draws: int = BOOTSTRAP_DRAWS, seed: int = 0) -> float:
+  """Standard deviation of the mean of `values` over bootstrap resamples of them."""
+  values = np.asarray(values, np.float64)
+  resamples = np.random.default_rng(seed).choice(values, (draws, len(values)))
+  return float(resamples.mean(axis=1).std())
+
+
+def read_sources(manifest_path: str) -> dict[str, str]:
+  """filename -> source_repo from a dataset manifest (columns filename, source_repo)."""
+  with open(manifest_path, newline='') as f:
+    return {row['filename']: row['source_repo'] for row in csv.DictReader(f)}
+
+
+def summarize_groups(scores: list[PhotoScore], key: Callable[[PhotoScore], str]) -> dict:
+  """{group: photos, gray PSNR, mean gap, its bootstrap sd, mean CF truth and prediction}."""
+  groups: dict = {}
+  for score in scores:
+    groups.setdefault(key(score), []).append(score)
+  summary = {}
+  for group, members in sorted(groups.items()):
+    gaps = np.array([s.psnr - s.gray_psnr for s in members])
+    summary[group] = dict(photos=len(members),
+                          gray_psnr=float(np.mean([s.gray_psnr for s in members])),
+                          gap=float(gaps.mean()), gap_sd=bootstrap_sd(gaps),
+                          colorfulness_true=float(np.mean([s.colorfulness_true for s in members])),
+                          colorfulness_pred=float(np.mean([s.colorfulness_pred for s in members])))
+  return summary
+
+
+def main() -> None:
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument('--home', required=True)
+  parser.add_argument('--split', default='eval')
+  parser.add_argument('--manifest', help='CSV with filename and source_repo columns')
+  args = parser.parse_args()
+  try:
+    scores = score_photos(config_lib.from_env(home=args.home), args.split)
+  except ValueError as error:
+    raise SystemExit(f'error: {error}') from None
+  keys = [lambda s: s.label]
+  if args.manifest:
+    sources = read_sources(args.manifest)
+    keys.append(lambda s: f'{s.label} {sources.get(s.filename, "?")}')
+  print('group  photos  gray PSNR  gap  (bootstrap sd)  CF truth / prediction')
+  for key in keys:
+    for group, row in summarize_groups(scores, key).items():
+      print(f'{group}  {row["photos"]}  {row["gray_psnr"]:.2f}  {row["gap"]:+.2f} '
+            f'({row["gap_sd"]:.2f})  {row["colorfulness_true"]:.1f} / '
+            f'{row["colorfulness_pred"]:.1f}')
+
+
+if __name__ == '__main__':
+  main()
