@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from experiments import temperature
-from models import ab_bins, features, lab, metrics, preprocessing
+from models import features, lab, metrics, preprocessing
 from pipeline import config as config_lib
 from pipeline import report, results
 
@@ -35,8 +35,6 @@ class PhotoScore:
 def score_photos(config: config_lib.PipelineConfig, split: str = 'eval') -> list[PhotoScore]:
   """One score per photo of the split, in file-name order."""
   run = temperature.load_trained_run(config)
-  bins = ab_bins.AbBins(run.ab_histogram, config.temperature, config.rebalance_mix,
-                        config.energy_match, config.chroma_exponent)
   examples = results.latest_output(results.open_store(config), config, 'FileBasedExampleGen',
                                    'examples')
   rows = report.read_split_examples(examples.uri, split)
@@ -46,7 +44,7 @@ def score_photos(config: config_lib.PipelineConfig, split: str = 'eval') -> list
     lab_true = preprocessing.image_bytes_to_lab(
         tf.constant([row[features.IMAGE_KEY] for row in batch]))
     lightness, ab_true = lab.split_lab(lab_true)
-    ab_pred = tf.image.resize(bins.decode(run.network(lightness, training=False)),
+    ab_pred = tf.image.resize(run.bins.decode(run.network(lightness, training=False)),
                               [features.IMAGE_SIZE] * 2)
     rgb_true = lab.lab_to_srgb(lab_true)
     rgb_gray = lab.lab_to_srgb(tf.concat([lightness, tf.zeros_like(ab_true)], -1))

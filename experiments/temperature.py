@@ -27,7 +27,7 @@ class TrainedRun:
   """The latest run's Transform output and its network, rebuilt from the warm-start weights."""
   tft_output: tft.TFTransformOutput
   transformed_uri: str
-  ab_histogram: np.ndarray
+  bins: ab_bins.AbBins                        # with the config's decoding knobs
   network: tf.keras.Model
 
 
@@ -40,11 +40,11 @@ def load_trained_run(config: config_lib.PipelineConfig) -> TrainedRun:
   if transform_graph is None or transformed is None or model is None:
     raise ValueError(f'No trained model under {config.home}: run `colorization run` first.')
   tft_output = tft.TFTransformOutput(transform_graph.uri)
-  histogram = trainer.read_ab_histogram(tft_output,
-                                        os.path.join(transformed.uri, 'Split-train', '*'))
-  net = network.build_network(ab_bins.AbBins(histogram).size, config.width)
+  bins = trainer.make_bins(trainer.TrainingConfig(**config.training_config()), tft_output,
+                           [os.path.join(transformed.uri, 'Split-train', '*')])
+  net = network.build_network(bins.size, config.width)
   net.set_weights(trainer.read_weights(os.path.join(model.uri, trainer.WARM_START_FILE)))
-  return TrainedRun(tft_output, transformed.uri, histogram, net)
+  return TrainedRun(tft_output, transformed.uri, bins, net)
 
 
 def score_temperatures(config: config_lib.PipelineConfig, split: str = 'eval',
@@ -54,7 +54,7 @@ def score_temperatures(config: config_lib.PipelineConfig, split: str = 'eval',
                        chroma_exponent: float = ab_bins.CHROMA_EXPONENT) -> dict:
   """{(T, kappa, g): {class: {metric: value}}} for the latest trained model on the split."""
   run = load_trained_run(config)
-  bins, net = ab_bins.AbBins(run.ab_histogram), run.network
+  bins, net = run.bins, run.network  # decoded below with each candidate's explicit knobs
   spec = run.tft_output.transformed_feature_spec()
   files = tf.io.gfile.glob(os.path.join(run.transformed_uri, f'Split-{split}', '*'))
   dataset = tf.data.TFRecordDataset(files, compression_type='GZIP').batch(16).map(
