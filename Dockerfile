@@ -15,11 +15,12 @@ ENV TF_USE_LEGACY_KERAS=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# kubeflow/runner.py IMAGE_SOURCE_DIR: the compiled spec reads /pipeline/schema/schema.pbtxt.
+# kubeflow/runner.py IMAGE_SOURCE_DIR: the compiled spec reads
+# /pipeline/colorization/schema/schema.pbtxt.
 WORKDIR /pipeline
 COPY requirements.lock .
 RUN python -m pip install -r requirements.lock
 COPY . .
 # The import check runs outside /pipeline, as Beam workers do: it proves the installed package.
 RUN python -m pip install --no-deps . \
-    && cd / && python -c "import components.image_example_gen, models.trainer, models.metrics"
+    && cd / && python -c "import colorization.components.image_example_gen, colorization.models.trainer"

@@ -42,7 +42,7 @@ def log(message: str) -> None:
 
 def select_files(data_root: str, count: int) -> list[tuple[str, str]]:
   """(label, relative path): the first files of each class in turn, `count` in all."""
-  from components import image_files
+  from colorization.components import image_files
   by_class = {}
   for label, path in image_files.list_images(data_root):
     by_class.setdefault(label, []).append(path)
@@ -59,7 +59,7 @@ def write_raw_examples(data_root: str, files: list, out_dir: str) -> tuple[str, 
   """The ExampleGen's tf.Examples (same to_example/read_image as its DoFn), split 8/1/1 by index,
   written as <out_dir>/Split-<name>/*.gz; returns (dir, {split: [file path]}, skipped)."""
   import tensorflow as tf
-  from components import image_example_gen, image_files
+  from colorization.components import image_example_gen, image_files
   writers = {}
   paths = {split: [] for split in SPLITS}
   skipped = 0
@@ -87,7 +87,7 @@ def write_raw_examples(data_root: str, files: list, out_dir: str) -> tuple[str, 
 def bare_preprocessing(paths: list[str], batch_size: int = 32):
   """A tf.data pass over the files doing preprocessing_fn's per-image work; returns seconds."""
   import tensorflow as tf
-  from models import ab_bins, features, lab, preprocessing
+  from colorization.models import ab_bins, features, lab, preprocessing
 
   def per_batch(image_lab):
     lightness, ab = lab.split_lab(image_lab)
@@ -118,8 +118,8 @@ def transform_executor(raw_dir: str, out_dir: str, disable_statistics: bool,
   from tfx.proto import transform_pb2
   from tfx.types import artifact_utils, standard_artifacts
   from tfx.utils import proto_utils
-  from pipeline import config as config_lib
-  from pipeline.pipeline import PREPROCESSING_FN
+  from colorization.pipeline import config as config_lib
+  from colorization.pipeline.pipeline import PREPROCESSING_FN
 
   config = config_lib.PipelineConfig()
   examples = standard_artifacts.Examples()
@@ -166,8 +166,8 @@ def tft_beam_in_memory(raw_dir: str, work_dir: str) -> float:
   import tensorflow_transform.beam as tft_beam
   from tfx_bsl.public import tfxio
   from tfx.utils import io_utils
-  from models import preprocessing
-  from pipeline import config as config_lib
+  from colorization.models import preprocessing
+  from colorization.pipeline import config as config_lib
 
   config = config_lib.PipelineConfig()
   schema = io_utils.SchemaReader().read(os.path.join(config.schema_dir, 'schema.pbtxt'))
@@ -209,8 +209,8 @@ def trainer_setup(transformed_uri: str, graph_uri: str, batch_size: int, train_s
   from tfx.proto import trainer_pb2
   from tfx.types import artifact_utils, standard_artifacts
   from tfx.utils import proto_utils
-  from models import trainer
-  from pipeline import config as config_lib
+  from colorization.models import trainer
+  from colorization.pipeline import config as config_lib
 
   examples = standard_artifacts.Examples()
   examples.uri = transformed_uri
@@ -234,7 +234,7 @@ def trainer_setup(transformed_uri: str, graph_uri: str, batch_size: int, train_s
 def compiled_model(config, bins):
   """The network, optimizer and loss exactly as run_fn compiles them."""
   import tensorflow as tf
-  from models import network
+  from colorization.models import network
   model = network.build_network(bins.size, config.width)
   model.compile(optimizer=tf.keras.optimizers.Adam(config.learning_rate),
                 loss=lambda ab_true, logits: bins.loss(ab_true, logits))
@@ -248,7 +248,7 @@ def raw_examples_dataset(raw_dir: str, tft_output, config):
   from tfx.components.util import tfxio_utils
   from tfx.types import artifact_utils, standard_artifacts
   from tfx_bsl.public import tfxio
-  from models import features, trainer
+  from colorization.models import features, trainer
   examples = standard_artifacts.Examples()
   examples.uri = raw_dir
   examples.split_names = artifact_utils.encode_split_names(list(SPLITS))
@@ -365,7 +365,7 @@ def _run(args, work: str) -> int:
   bare = min(bare_times)
   rows.append(('transform', 'bare tf.data decode+resize+Lab+histogram', bare, n, 'warm pass'))
   rows.append(('transform', '  bare tf.data, first (cold) pass', bare_times[0], n, 'tracing'))
-  from pipeline import config as config_lib
+  from colorization.pipeline import config as config_lib
   pipeline_no_stats = not config_lib.PipelineConfig().transform_statistics
   seconds, uris = transform_executor(raw_dir, os.path.join(work, 'transform'), pipeline_no_stats)
   log(f'Transform executor (pipeline settings): {seconds:.1f} s')
@@ -401,7 +401,7 @@ def _run(args, work: str) -> int:
   # Trainer
   fn_args, config, tft_output, bins = trainer_setup(
       uris['transformed_examples'], uris['transform_graph'], args.batch_size, args.train_steps)
-  from models import trainer
+  from colorization.models import trainer
   dataset = trainer._dataset(fn_args, tft_output, fn_args.train_files, config, training=True)
   x, y = in_memory_tensors(dataset, args.batch_size * args.train_steps)
   log(f'in-memory tensors: L {x.shape}, ab {y.shape}')

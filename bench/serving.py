@@ -28,8 +28,8 @@ from PIL import Image
 os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 
-from models import features  # noqa: E402  (after the environment: TensorFlow reads it on import)
-from serving import client  # noqa: E402
+from colorization.models import features  # noqa: E402  (after the environment: TensorFlow reads it on import)
+from colorization.serving import client  # noqa: E402
 
 LATENCY_TARGET = 1.3
 MEMORY_TARGET = 0.10
@@ -102,7 +102,7 @@ def main() -> int:
 
   address = f'127.0.0.1:{free_port()}'
   server = subprocess.Popen(
-      [sys.executable, '-m', 'cli.main', 'serve', '--model-base-path', args.model_base_path,
+      [sys.executable, '-m', 'colorization.cli.main', 'serve', '--model-base-path', args.model_base_path,
        '--model-name', features.MODEL_NAME, '--port', address.split(':')[1]],
       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
   try:

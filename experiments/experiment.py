@@ -9,9 +9,9 @@ import html
 import os
 import time
 
-from components import image_files
-from pipeline import local_runner, report, results
-from pipeline.config import PipelineConfig
+from colorization.components import image_files
+from colorization.pipeline import local_runner, report, results
+from colorization.pipeline.config import PipelineConfig
 
 ALL = 'all'
 TABLE_METRICS = (('psnr', 'PSNR (dB)', True), ('auc', 'AuC (%)', True),

@@ -14,9 +14,9 @@ import numpy as np
 import tensorflow as tf
 
 from experiments import temperature
-from models import features, lab, metrics, preprocessing
-from pipeline import config as config_lib
-from pipeline import report, results
+from colorization.models import features, lab, metrics, preprocessing
+from colorization.pipeline import config as config_lib
+from colorization.pipeline import report, results
 
 BATCH = 16
 BOOTSTRAP_DRAWS = 1000

@@ -15,9 +15,9 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from models import ab_bins, features, metrics, network, trainer
-from pipeline import config as config_lib
-from pipeline import results
+from colorization.models import ab_bins, features, metrics, network, trainer
+from colorization.pipeline import config as config_lib
+from colorization.pipeline import results
 
 CANDIDATES = (0.2, 0.3, 0.38, 0.5, 0.7, 1.0)
 

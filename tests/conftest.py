@@ -28,7 +28,7 @@ def pytest_collection_modifyitems(items) -> None:
 
 @pytest.fixture(scope='session')
 def demo_data_root(tmp_path_factory) -> str:
-  from pipeline import demo_data
+  from colorization.pipeline import demo_data
   return demo_data.write_demo_dataset(str(tmp_path_factory.mktemp('photos')), images_per_class=12)
 
 

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from models import ab_bins
+from colorization.models import ab_bins
 
 AXIS = np.arange(-110.0, 110.1, 10.0)
 CENTERS = np.array([(a, b) for a in AXIS for b in AXIS])     # a-major: index = 23 * ia + ib

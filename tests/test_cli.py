@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from cli import main as cli
+from colorization.cli import main as cli
 
 COLORIZATION = os.path.join(os.path.dirname(sys.executable), 'colorization')
 
@@ -23,7 +23,7 @@ def test_help_lists_every_verb_without_heavy_imports():
   for verb in ('run', 'report', 'serve', 'colorize', 'kubeflow', 'experiment'):
     assert verb in result.stdout
   # --help must not pay for TensorFlow, TFX or Beam (seconds of imports).
-  code = ('import sys\nfrom cli import main\ntry:\n  main.main(["--help"])\n'
+  code = ('import sys\nfrom colorization.cli import main\ntry:\n  main.main(["--help"])\n'
           'except SystemExit:\n  pass\n'
           'print(sorted(m for m in ("tensorflow", "tfx", "apache_beam") if m in sys.modules))')
   imported = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from models import features
-from serving import client
+from colorization.models import features
+from colorization.serving import client
 from tests.conftest import COLORIZATION
 
 
@@ -101,7 +101,7 @@ def test_unreachable_server_is_one_error_line(tmp_path, capsys, monkeypatch):
 
 
 def test_grpc_path_starts_fast_without_tensorflow():
-  code = ('import sys, time; start = time.monotonic(); from serving import client; '
+  code = ('import sys, time; start = time.monotonic(); from colorization.serving import client; '
           'client.serving_apis(); print("tensorflow" in sys.modules, time.monotonic() - start)')
   result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
                           timeout=120, check=True)
@@ -114,7 +114,7 @@ def test_grpc_path_starts_fast_without_tensorflow():
 
 def test_tensorflow_still_works_after_the_serving_protos():
   code = '\n'.join([
-      'from serving import client',
+      'from colorization.serving import client',
       'apis = client.serving_apis()',
       'import tensorflow as tf',
       'request = apis.predict_pb2.PredictRequest()',

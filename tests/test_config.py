@@ -4,8 +4,8 @@ import os
 
 import pytest
 
-from cli import main as cli
-from pipeline import config as config_lib
+from colorization.cli import main as cli
+from colorization.pipeline import config as config_lib
 
 
 def test_defaults():
@@ -95,7 +95,7 @@ def test_beam_args_run_the_pipeline_image_unless_dependencies_are_given():
 
 
 def test_training_config_passes_every_trainer_field():
-  from models import trainer
+  from colorization.models import trainer
   config = config_lib.from_env({'COLORIZATION_SEED': '7', 'COLORIZATION_WIDTH': '48'})
   custom_config = config.training_config()
   fields = {field.name for field in dataclasses.fields(trainer.TrainingConfig)}

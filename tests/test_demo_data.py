@@ -3,7 +3,7 @@ import os
 
 from PIL import Image
 
-from pipeline import demo_data
+from colorization.pipeline import demo_data
 
 
 def _state(root: str) -> dict:

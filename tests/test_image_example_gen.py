@@ -16,8 +16,8 @@ from tfx.components.example_gen import utils
 from tfx.proto import example_gen_pb2
 from tfx.types import standard_artifacts
 
-from components import image_example_gen, image_files
-from models import features, preprocessing
+from colorization.components import image_example_gen, image_files
+from colorization.models import features, preprocessing
 
 CLASSES = ('animal', 'face', 'landscape')
 BAD_FILES = {'face/truncated.jpg': 'not a readable image',

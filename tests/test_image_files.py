@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from components import image_files
-from models import preprocessing
+from colorization.components import image_files
+from colorization.models import preprocessing
 
 HEIGHT, WIDTH = 30, 40
 

@@ -6,9 +6,9 @@ import os
 import pytest
 import yaml
 
-from cli import main as cli_main
-from kubeflow import runner
-from pipeline import config as config_lib
+from colorization.cli import main as cli_main
+from colorization.kubeflow import runner
+from colorization.pipeline import config as config_lib
 
 IMAGE = 'registry.example.com/colorization-pipeline:test'
 CONFIG = config_lib.PipelineConfig(
@@ -70,7 +70,7 @@ def test_cli_refuses_a_local_home_in_one_line(monkeypatch, capsys, tmp_path):
 @pytest.fixture(scope='module')
 def compiled(tmp_path_factory) -> dict:
   """The one compile of this module: the YAML documents, the config used, and the TFX pipeline."""
-  from pipeline.pipeline import create_pipeline
+  from colorization.pipeline.pipeline import create_pipeline
   path = runner.compile_pipeline(CONFIG, image=IMAGE,
                                  output=str(tmp_path_factory.mktemp('kfp') / 'pipeline.yaml'))
   with open(path) as f:
@@ -143,16 +143,16 @@ def test_every_container_runs_the_given_image_with_beam_workers_on_it(spec, comp
 def test_code_and_paths_are_those_the_image_and_cluster_see(spec, compiled):
   config = compiled['config']
   assert _containers(spec)['FileBasedExampleGen']['args'][:2] == [
-      '--executor_class_path', 'components.image_example_gen.Executor']
+      '--executor_class_path', 'colorization.components.image_example_gen.Executor']
 
   def constant(task: str, parameter: str) -> str:
     value = spec.root.dag.tasks[task].inputs.parameters[parameter].runtime_value.constant
     return value.string_value
 
   assert constant('FileBasedExampleGen', 'input_base') == config.data_root
-  assert constant('ImportSchemaGen', 'schema_file') == '/pipeline/schema/schema.pbtxt'
-  assert constant('Transform', 'preprocessing_fn') == 'models.preprocessing.preprocessing_fn'
-  assert constant('Trainer', 'run_fn') == 'models.trainer.run_fn'
+  assert constant('ImportSchemaGen', 'schema_file') == '/pipeline/colorization/schema/schema.pbtxt'
+  assert constant('Transform', 'preprocessing_fn') == 'colorization.models.preprocessing.preprocessing_fn'
+  assert constant('Trainer', 'run_fn') == 'colorization.models.trainer.run_fn'
   assert config.serving_dir in constant('Pusher', 'push_destination')
   assert 'module_file' not in json.dumps(compiled['documents'][0])
 

@@ -14,8 +14,8 @@ import urllib.parse
 import pytest
 import yaml
 
-from cli import main as cli_main
-from kubeflow import submit
+from colorization.cli import main as cli_main
+from colorization.kubeflow import submit
 
 API = '/apis/v2beta1'
 SPEC = {'pipelineInfo': {'name': 'colorization'}, 'schemaVersion': '2.1.0',

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from models import lab
+from colorization.models import lab
 
 # sRGB (0..1) -> Lab D65, as published by Bruce Lindbloom's CIE colour calculator / EasyRGB.
 REFERENCE = [

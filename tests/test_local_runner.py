@@ -16,7 +16,7 @@ from ml_metadata.proto import metadata_store_pb2
 pytestmark = pytest.mark.slow
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-LOCAL_RUNNER = os.path.join(PROJECT_ROOT, 'pipeline', 'local_runner.py')
+LOCAL_RUNNER = os.path.join(PROJECT_ROOT, 'colorization', 'pipeline', 'local_runner.py')
 TFX = os.path.join(os.path.dirname(sys.executable), 'tfx')
 
 

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from models import metrics
+from colorization.models import metrics
 
 # XYZ -> linear sRGB (IEC 61966-2-1 as tabulated by Lindbloom) and the D65 white point.
 XYZ_TO_LINEAR_RGB = np.array([[3.2404542, -1.5371385, -0.4985314],

@@ -1,7 +1,7 @@
 """The network's output geometry and its prior-initialised logits."""
 import numpy as np
 
-from models import network
+from colorization.models import network
 
 
 def test_logits_are_at_quarter_resolution_and_start_from_the_prior():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from experiments import per_image, temperature
-from pipeline import config as config_lib
+from colorization.pipeline import config as config_lib
 
 
 def test_bootstrap_sd_is_the_standard_error_of_the_mean():

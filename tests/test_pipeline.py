@@ -115,7 +115,7 @@ def test_examples_have_splits_and_schema_features(store, nodes, pipeline_data_ro
   from tensorflow_metadata.proto.v0 import schema_pb2
   examples = only_output(store, nodes, 'FileBasedExampleGen', 'Examples')
   assert json.loads(examples.properties['split_names'].string_value) == list(SPLITS)
-  with open(os.path.join(PROJECT_ROOT, 'schema', 'schema.pbtxt')) as f:
+  with open(os.path.join(PROJECT_ROOT, 'colorization', 'schema', 'schema.pbtxt')) as f:
     schema = text_format.Parse(f.read(), schema_pb2.Schema())
   schema_features = {feature.name for feature in schema.feature}
   assert {'image', 'label', 'filename', 'width', 'height'} <= schema_features

@@ -5,9 +5,9 @@ import shutil
 from google.protobuf import json_format, wrappers_pb2
 from tfx.proto import example_gen_pb2
 
-from models import features
-from pipeline import config as config_lib
-from pipeline import pipeline
+from colorization.models import features
+from colorization.pipeline import config as config_lib
+from colorization.pipeline import pipeline
 
 
 def test_fingerprint_changes_with_any_model_source(tmp_path):

@@ -1,8 +1,8 @@
 """pipeline.eval_config's blessing gates, checked by TFMA's own metrics validator (fast, no run)."""
 import pytest
 
-from pipeline import config as config_lib
-from pipeline import pipeline
+from colorization.pipeline import config as config_lib
+from colorization.pipeline import pipeline
 
 VIVID = {'psnr': 23.0, 'auc': 89.0, 'colorfulness_ratio': 0.95}
 

@@ -4,7 +4,7 @@ import os
 import tensorflow as tf
 from tensorflow_model_analysis.proto import metrics_for_slice_pb2
 
-from pipeline import results
+from colorization.pipeline import results
 
 
 def _write_metrics(directory: str, entries: list[tuple[bytes | None, str, bool, float]]) -> None:

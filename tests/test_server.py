@@ -17,8 +17,8 @@ from tensorflow_serving.apis import (get_model_metadata_pb2, get_model_status_pb
                                      model_service_pb2_grpc, predict_pb2,
                                      prediction_service_pb2_grpc)
 
-from models import ab_bins, features, network, signatures
-from serving import server as server_lib
+from colorization.models import ab_bins, features, network, signatures
+from colorization.serving import server as server_lib
 from tests.conftest import COLORIZATION
 
 MAX_MESSAGE_BYTES = 1024 * 1024

@@ -8,12 +8,12 @@ import subprocess
 import pytest
 import yaml
 
-from cli import main as cli
-from models import features
-from serving import client
+from colorization.cli import main as cli
+from colorization.models import features
+from colorization.serving import client
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MANIFESTS = os.path.join(ROOT, 'kubeflow', 'serving')
+MANIFESTS = os.path.join(ROOT, 'colorization', 'kubeflow', 'serving')
 IMAGE = 'tensorflow/serving:2.16.1-gpu'
 GRPC_PORT, REST_PORT = 8500, 8501
 

@@ -2,7 +2,7 @@
 import pytest
 
 from experiments import temperature
-from pipeline import config as config_lib
+from colorization.pipeline import config as config_lib
 
 pytestmark = pytest.mark.slow
 

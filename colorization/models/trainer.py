@@ -9,7 +9,7 @@ import tensorflow_transform as tft
 from absl import logging
 from tfx_bsl.public import tfxio
 
-from models import ab_bins, features, network, signatures
+from colorization.models import ab_bins, features, network, signatures
 
 WARM_START_FILE = 'warm_start_weights.npz'
 SHUFFLE_BUFFER = 256  # examples; each is ~0.6 MB of float32 L and ab
@@ -110,7 +110,7 @@ def _warm_start(model: tf.keras.Model, base_model_dir: str | None) -> None:
 
 
 def run_fn(fn_args) -> None:
-  """TFX Trainer entry point (run_fn='models.trainer.run_fn')."""
+  """TFX Trainer entry point (run_fn='colorization.models.trainer.run_fn')."""
   config = TrainingConfig(**(fn_args.custom_config or {}))
   tf.keras.utils.set_random_seed(config.seed)
   tft_output = tft.TFTransformOutput(fn_args.transform_output)

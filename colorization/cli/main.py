@@ -7,7 +7,7 @@ import os
 import sys
 import warnings
 
-from models import features
+from colorization.models import features
 
 os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
 # 3, not 2: importing TensorFlow logs harmless CUDA-plugin registration errors at level E.
@@ -20,7 +20,7 @@ class UserError(Exception):
 
 
 def _pipeline_config(args: argparse.Namespace):
-  from pipeline import config as config_lib
+  from colorization.pipeline import config as config_lib
   try:
     return config_lib.from_env(
         data_root=args.data_root, home=args.home, epochs=args.epochs,
@@ -32,8 +32,8 @@ def _pipeline_config(args: argparse.Namespace):
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-  from components import image_files
-  from pipeline import demo_data, local_runner, report, results
+  from colorization.components import image_files
+  from colorization.pipeline import demo_data, local_runner, report, results
   config = _pipeline_config(args)
   if not config.data_root:
     config = config.replace(data_root=demo_data.write_demo_dataset(
@@ -51,34 +51,34 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-  from pipeline import report
+  from colorization.pipeline import report
   config = _pipeline_config(args)
   print(f'Report: {report.write_report(config)}')
   return 0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-  from serving import server
+  from colorization.serving import server
   return server.serve(args.model_base_path, model_name=args.model_name, host=args.host,
                       port=args.port)
 
 
 def cmd_colorize(args: argparse.Namespace) -> int:
-  from serving import client
+  from colorization.serving import client
   return client.colorize_paths(args.inputs, args.output_dir, server=args.server,
                                saved_model=args.saved_model, model_name=args.model_name,
                                batch_size=args.batch_size)
 
 
 def cmd_kubeflow_compile(args: argparse.Namespace) -> int:
-  from kubeflow import runner
+  from colorization.kubeflow import runner
   config = _pipeline_config(args)
   print(f'Wrote {runner.compile_pipeline(config, image=args.image, output=args.output)}')
   return 0
 
 
 def cmd_kubeflow_submit(args: argparse.Namespace) -> int:
-  from kubeflow import submit
+  from colorization.kubeflow import submit
   return submit.submit(args.endpoint, args.package, experiment=args.experiment,
                        run_name=args.run_name)
 

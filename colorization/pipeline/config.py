@@ -5,10 +5,10 @@ import dataclasses
 import os
 import shlex
 
-from models import ab_bins, features
+from colorization.models import ab_bins, features
 
 ENV_PREFIX = 'COLORIZATION_'
-PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # colorization/
 
 
 @dataclasses.dataclass

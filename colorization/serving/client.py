@@ -12,7 +12,7 @@ import time
 import types
 from typing import Callable, Iterator
 
-from serving import op_error_text
+from colorization.serving import op_error_text
 
 SIGNATURE_NAME = 'colorize_image'       # = models.features.COLORIZE_IMAGE (serving imports no models)
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.gif')

@@ -2,7 +2,7 @@
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from models import ab_bins, features, lab, preprocessing
+from colorization.models import ab_bins, features, lab, preprocessing
 
 
 def predict_ab(model: tf.keras.Model, bins: ab_bins.AbBins, lightness: tf.Tensor) -> tf.Tensor:

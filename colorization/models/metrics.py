@@ -12,7 +12,7 @@ import re
 
 import tensorflow as tf
 
-from models import lab
+from colorization.models import lab
 
 AUC_MAX_ERROR = 150.0
 

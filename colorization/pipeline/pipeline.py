@@ -8,12 +8,12 @@ from google.protobuf import message
 from tfx import v1 as tfx
 from ml_metadata.proto import metadata_store_pb2
 
-from components import image_example_gen
-from models import features, metrics
-from pipeline.config import PipelineConfig
+from colorization.components import image_example_gen
+from colorization.models import features, metrics
+from colorization.pipeline.config import PipelineConfig
 
-PREPROCESSING_FN = 'models.preprocessing.preprocessing_fn'
-RUN_FN = 'models.trainer.run_fn'
+PREPROCESSING_FN = 'colorization.models.preprocessing.preprocessing_fn'
+RUN_FN = 'colorization.models.trainer.run_fn'
 MODELS_DIR = os.path.dirname(features.__file__)
 COMPONENTS_DIR = os.path.dirname(image_example_gen.__file__)
 

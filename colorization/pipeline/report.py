@@ -7,9 +7,9 @@ import os
 import tensorflow as tf
 from PIL import Image
 
-from models import features
-from pipeline import results
-from pipeline.config import PipelineConfig
+from colorization.models import features
+from colorization.pipeline import results
+from colorization.pipeline.config import PipelineConfig
 
 GALLERY_PER_CLASS = 6
 THUMBNAIL_SIDE = 256

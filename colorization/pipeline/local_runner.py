@@ -1,6 +1,6 @@
 """Runs the pipeline on this machine with LocalDagRunner.
 
-`tfx pipeline create --engine=local --pipeline_path=pipeline/local_runner.py` and
+`tfx pipeline create --engine=local --pipeline_path=colorization/pipeline/local_runner.py` and
 `tfx run create --engine=local --pipeline_name=colorization` execute this file; settings come from
 COLORIZATION_* environment variables (the TFX CLI passes no arguments).
 """
@@ -9,12 +9,12 @@ import os
 import sys
 import time
 
-if __name__ == '__main__':  # run as a file by the TFX CLI: make the project importable
-  sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if __name__ == '__main__':  # run as a file by the TFX CLI: make the package importable
+  sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
 
-from pipeline import config as config_lib  # noqa: E402
+from colorization.pipeline import config as config_lib  # noqa: E402
 
 
 class _Progress(logging.Handler):
@@ -45,7 +45,7 @@ def run(config: config_lib.PipelineConfig, progress: bool = True) -> str:
   """Runs the whole pipeline; returns the path of the log file (all outputs under config.home)."""
   from absl import logging as absl_logging
   from tfx import v1 as tfx
-  from pipeline.pipeline import create_pipeline
+  from colorization.pipeline.pipeline import create_pipeline
 
   absl_verbosity = absl_logging.get_verbosity()
   absl_logging.set_verbosity(absl_logging.INFO)  # TF restores this level after muting itself

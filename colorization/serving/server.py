@@ -21,7 +21,7 @@ from tensorflow_serving.apis import (get_model_metadata_pb2, get_model_status_pb
                                      model_service_pb2_grpc, predict_pb2,
                                      prediction_service_pb2_grpc, status_pb2)
 
-from serving import op_error_text
+from colorization.serving import op_error_text
 
 POLL_SECONDS = 1.0                      # tensorflow_model_server --file_system_poll_wait_seconds
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024    # largest request accepted; larger ones: RESOURCE_EXHAUSTED

@@ -2,7 +2,7 @@
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from models import ab_bins, features, lab
+from colorization.models import ab_bins, features, lab
 
 
 def decode_rgb(image_bytes: tf.Tensor) -> tf.Tensor:

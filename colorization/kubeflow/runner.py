@@ -11,9 +11,9 @@ import posixpath
 import yaml
 from google.protobuf import message
 
-from pipeline.config import PACKAGE_ROOT, PipelineConfig
+from colorization.pipeline.config import PACKAGE_ROOT, PipelineConfig
 
-IMAGE_SOURCE_DIR = '/pipeline'   # the Dockerfile's WORKDIR: this repository inside the image
+IMAGE_SOURCE_DIR = '/pipeline/colorization'  # this package inside the image (Dockerfile WORKDIR)
 # TFX writes artifacts straight to their URIs with tf.io.gfile, which reads gs:// in the image,
 # and the KFP launcher only accepts object-store pipeline roots: a volume cannot be the home.
 OBJECT_STORE = 'gs://'
@@ -39,7 +39,7 @@ def _unreachable(config: PipelineConfig, what: str, path: str) -> ValueError:
 def kubeflow_config(config: PipelineConfig, image: str | None = None) -> PipelineConfig:
   """The config as the pipeline's containers see it; ValueError naming any path they cannot use.
 
-  The schema inside this repository maps to its copy in the image (IMAGE_SOURCE_DIR). The
+  The schema inside this package maps to its copy in the image (IMAGE_SOURCE_DIR). The
   blessed-model resolver is left out: the open-source KFP backend has no resolver executor.
   """
   config = config.replace(image=image)
@@ -91,7 +91,7 @@ def compile_pipeline(config: PipelineConfig, image: str | None = None,
     raise ValueError('a .json PipelineJob cannot mount the volume claim: write .yaml instead')
 
   from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
-  from pipeline.pipeline import create_pipeline
+  from colorization.pipeline.pipeline import create_pipeline
   runner = kubeflow_v2_dag_runner.KubeflowV2DagRunner(
       kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(
           default_image=config.image, use_pipeline_spec_2_1=True))  # KFP accepts schema 2.1 only

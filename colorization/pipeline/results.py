@@ -5,7 +5,7 @@ import os
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
-from pipeline.config import PipelineConfig
+from colorization.pipeline.config import PipelineConfig
 
 OVERALL = 'overall'
 

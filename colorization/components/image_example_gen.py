@@ -12,8 +12,8 @@ from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenE
 from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2
 
-from components import image_files
-from models import features
+from colorization.components import image_files
+from colorization.models import features
 
 SKIPPED_FILES_REPORT = 'skipped_files.txt'
 

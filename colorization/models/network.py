@@ -7,7 +7,7 @@ resolution as in Zhang et al. 2016.
 import numpy as np
 import tensorflow as tf
 
-from models import features
+from colorization.models import features
 
 keras = tf.keras
 
