@@ -231,19 +231,9 @@ def trainer_setup(transformed_uri: str, graph_uri: str, batch_size: int, train_s
   return fn_args, config, tft_output, bins
 
 
-def compiled_model(config, bins):
-  """The network, optimizer and loss exactly as run_fn compiles them."""
-  import tensorflow as tf
-  from colorization.models import network
-  model = network.build_network(bins.size, config.width)
-  model.compile(optimizer=tf.keras.optimizers.Adam(config.learning_rate),
-                loss=lambda ab_true, logits: bins.loss(ab_true, logits))
-  return model
-
-
 def raw_examples_dataset(raw_dir: str, tft_output, config):
   """The alternative to materialized Transform output: raw tf.Examples through the transform
-  graph inside tf.data, then run_fn's augmentation and pooling (trainer._dataset's to_pair)."""
+  graph inside tf.data, then run_fn's augmentation and pooling (trainer.make_dataset's to_pair)."""
   import tensorflow as tf
   from tfx.components.util import tfxio_utils
   from tfx.types import artifact_utils, standard_artifacts
@@ -402,14 +392,15 @@ def _run(args, work: str) -> int:
   fn_args, config, tft_output, bins = trainer_setup(
       uris['transformed_examples'], uris['transform_graph'], args.batch_size, args.train_steps)
   from colorization.models import trainer
-  dataset = trainer._dataset(fn_args, tft_output, fn_args.train_files, config, training=True)
+  dataset = trainer.make_dataset(fn_args, tft_output, fn_args.train_files, config, training=True)
   x, y = in_memory_tensors(dataset, args.batch_size * args.train_steps)
   log(f'in-memory tensors: L {x.shape}, ab {y.shape}')
   x, y = tf.constant(x), tf.constant(y)
-  sides = {'real': (compiled_model(config, bins), dataset),
-           'bare': (compiled_model(config, bins), None)}
+  def model():
+    return trainer.build_model(config, bins, args.train_steps)
+  sides = {'real': (model(), dataset), 'bare': (model(), None)}
   if not args.skip_variants:
-    sides['raw'] = (compiled_model(config, bins), raw_examples_dataset(raw_dir, tft_output, config))
+    sides['raw'] = (model(), raw_examples_dataset(raw_dir, tft_output, config))
 
   def fit(side: str, steps: int) -> list[float]:
     """Seconds per training step, data fetch included; the first also starts the iterator."""

@@ -62,7 +62,8 @@ def augment(lightness: tf.Tensor, ab: tf.Tensor, crop_size: int) -> tuple[tf.Ten
   return lab[..., :1], lab[..., 1:]
 
 
-def _dataset(fn_args, tft_output, files, config: TrainingConfig, training: bool) -> tf.data.Dataset:
+def make_dataset(fn_args, tft_output: tft.TFTransformOutput, files: list[str],
+                 config: TrainingConfig, training: bool) -> tf.data.Dataset:
   """(L, ab at prediction resolution) batches; augmentation only for training."""
   dataset = fn_args.data_accessor.tf_dataset_factory(
       files, tfxio.TensorFlowDatasetOptions(batch_size=config.batch_size, shuffle=training,
@@ -84,6 +85,17 @@ def _dataset(fn_args, tft_output, files, config: TrainingConfig, training: bool)
     return lightness, tf.nn.avg_pool2d(ab, stride, stride, 'VALID')
 
   return dataset.map(to_pair, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def build_model(config: TrainingConfig, bins: ab_bins.AbBins, total_steps: int) -> tf.keras.Model:
+  """The network compiled with run_fn's optimizer (cosine-decayed Adam) and rebalanced loss."""
+  model = network.build_network(bins.size, config.width, prior=bins.rebalanced_prior)
+  learning_rate = tf.keras.optimizers.schedules.CosineDecay(
+      config.learning_rate, decay_steps=max(1, total_steps), alpha=0.05)
+  optimizer = tf.keras.optimizers.Adam(learning_rate, use_ema=config.ema_momentum > 0,
+                                       ema_momentum=config.ema_momentum)
+  model.compile(optimizer=optimizer, loss=lambda ab_true, logits: bins.loss(ab_true, logits))
+  return model
 
 
 def read_weights(path: str) -> list[np.ndarray]:
@@ -117,19 +129,13 @@ def run_fn(fn_args) -> None:
   bins = make_bins(config, tft_output, fn_args.train_files)
   logging.info('ab bins in gamut: %d', bins.size)
 
-  model = network.build_network(bins.size, config.width, prior=bins.rebalanced_prior)
+  steps_per_epoch = max(1, fn_args.train_steps // config.epochs)
+  model = build_model(config, bins, total_steps=steps_per_epoch * config.epochs)
   if config.warm_start:
     _warm_start(model, fn_args.base_model)
-  steps_per_epoch = max(1, fn_args.train_steps // config.epochs)
-  learning_rate = tf.keras.optimizers.schedules.CosineDecay(
-      config.learning_rate, decay_steps=steps_per_epoch * config.epochs, alpha=0.05)
-  optimizer = tf.keras.optimizers.Adam(learning_rate, use_ema=config.ema_momentum > 0,
-                                       ema_momentum=config.ema_momentum)
-  model.compile(optimizer=optimizer,
-                loss=lambda ab_true, logits: bins.loss(ab_true, logits))
-  model.fit(_dataset(fn_args, tft_output, fn_args.train_files, config, training=True),
+  model.fit(make_dataset(fn_args, tft_output, fn_args.train_files, config, training=True),
             epochs=config.epochs, steps_per_epoch=steps_per_epoch,
-            validation_data=_dataset(fn_args, tft_output, fn_args.eval_files, config, False),
+            validation_data=make_dataset(fn_args, tft_output, fn_args.eval_files, config, False),
             validation_steps=fn_args.eval_steps or None,
             callbacks=[tf.keras.callbacks.TensorBoard(fn_args.model_run_dir, update_freq='epoch')],
             verbose=2)
