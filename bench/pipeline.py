@@ -209,15 +209,14 @@ def trainer_setup(transformed_uri: str, graph_uri: str, batch_size: int, train_s
   from tfx.proto import trainer_pb2
   from tfx.types import artifact_utils, standard_artifacts
   from tfx.utils import proto_utils
-  from colorization.models import trainer
-  from colorization.pipeline import config as config_lib
+  from colorization.models import hparams, trainer
 
   examples = standard_artifacts.Examples()
   examples.uri = transformed_uri
   examples.split_names = artifact_utils.encode_split_names(list(SPLITS))
   graph = standard_artifacts.TransformGraph()
   graph.uri = graph_uri
-  training = config_lib.PipelineConfig(batch_size=batch_size).training_config()
+  training = hparams.TrainingConfig(batch_size=batch_size).to_custom_config()
   fn_args = fn_args_utils.get_common_fn_args(
       {'examples': [examples], 'transform_graph': [graph]},
       {'train_args': proto_utils.proto_to_json(trainer_pb2.TrainArgs(splits=['train'],
@@ -225,7 +224,7 @@ def trainer_setup(transformed_uri: str, graph_uri: str, batch_size: int, train_s
        'eval_args': proto_utils.proto_to_json(trainer_pb2.EvalArgs(splits=['eval'])),
        'custom_config': json.dumps(training)})
   fn_args.transform_output = fn_args.transform_graph_path  # as the Trainer executor does
-  config = trainer.TrainingConfig(**fn_args.custom_config)
+  config = hparams.TrainingConfig.from_custom_config(fn_args.custom_config)
   tft_output = tft.TFTransformOutput(fn_args.transform_output)
   bins = trainer.make_bins(config, tft_output, fn_args.train_files)
   return fn_args, config, tft_output, bins

@@ -34,15 +34,15 @@ def dense_encoding(bins: ab_bins.AbBins, ab: tf.Tensor) -> tf.Tensor:
 
 @pytest.fixture(scope='module')
 def bins() -> ab_bins.AbBins:
-  """Zhang et al.'s recipe: rebalanced (lambda 0.5), annealed mean at T = 0.38, no energy match."""
+  """Zhang et al.'s recipe: rebalanced (lambda 0.5), annealed mean at T = 0.38."""
   return ab_bins.AbBins(disc_histogram(np.random.default_rng(0)), temperature=0.38,
-                        rebalance_mix=ab_bins.REBALANCE_LAMBDA, energy_match=0.0)
+                        rebalance_mix=ab_bins.REBALANCE_LAMBDA)
 
 
 def test_defaults_are_zhangs_recipe():
   defaults = ab_bins.AbBins(disc_histogram(np.random.default_rng(0)))
   assert ab_bins.REBALANCE_LAMBDA == 0.5
-  assert (defaults.temperature, defaults.energy_match, defaults.chroma_exponent) == (0.38, 0.0, 1.3)
+  assert defaults.temperature == 0.38
   assert defaults.weights.std() > 0                                  # rebalanced
 
 
@@ -124,71 +124,6 @@ def test_annealed_mean_uses_the_bins_temperature(bins):
   expected = (scaled / scaled.sum(1, keepdims=True)) @ CENTERS[IN_DISC]
   np.testing.assert_allclose(bins.annealed_mean(tf.constant(logits, tf.float32)), expected,
                              atol=1e-3)
-
-
-def numpy_energy_matched(logits: np.ndarray, temperature: float, kappa: float,
-                         exponent: float = 1.0) -> np.ndarray:
-  """Per image [B, H, W, Q]: q = ab (|ab| / rms)^(a - 1) of the annealed mean ab, scaled by
-  min(3, kappa sqrt(E|c|^2 / |q|^2))."""
-  def softmax(z):
-    z = np.exp(z - z.max(-1, keepdims=True))
-    return z / z.sum(-1, keepdims=True)
-  centres = CENTERS[IN_DISC]
-  ab = softmax(logits / temperature) @ centres
-  magnitude = np.linalg.norm(ab, axis=-1, keepdims=True)
-  rms = np.sqrt((magnitude ** 2).mean((1, 2, 3), keepdims=True))
-  ab = ab * (magnitude / rms) ** (exponent - 1)
-  expected = (softmax(logits) @ (centres ** 2).sum(-1)).sum((1, 2))
-  gain = np.minimum(3.0, kappa * np.sqrt(expected / (ab ** 2).sum((1, 2, 3))))
-  return ab * gain[:, None, None, None]
-
-
-def test_decode_without_energy_match_is_the_annealed_mean(bins):
-  logits = tf.constant(np.random.default_rng(10).normal(0.0, 2.0, (2, 3, 3, bins.size)),
-                       tf.float32)
-  assert bins.energy_match == 0.0
-  np.testing.assert_allclose(bins.decode(logits), bins.annealed_mean(logits), atol=1e-5)
-
-
-@pytest.mark.parametrize('temperature,kappa,exponent,spread', [
-    (0.38, 0.8, 1.0, 2.0), (1.0, 0.5, 1.0, 1.0), (1.0, 0.8, 1.3, 2.0), (0.7, 0.9, 0.8, 3.0),
-    (1.0, 1.0, 1.0, 0.0)])
-def test_energy_match_scales_each_image_to_its_expected_chroma(bins, temperature, kappa,
-                                                               exponent, spread):
-  # spread 0: flat logits, so every image's mean is the centroid and the gain hits its cap of 3.
-  logits = np.random.default_rng(11).normal(0.0, spread, (3, 4, 5, bins.size))
-  decoded = bins.decode(tf.constant(logits, tf.float32), temperature, kappa, exponent)
-  expected = numpy_energy_matched(logits, temperature, kappa, exponent)
-  np.testing.assert_allclose(decoded, expected, rtol=1e-4, atol=1e-4)
-
-
-def test_chroma_exponent_keeps_hues_and_the_expected_energy(bins):
-  logits = tf.constant(np.random.default_rng(14).normal(0.0, 2.0, (2, 4, 4, bins.size)),
-                       tf.float32)
-  plain, contrasted = bins.decode(logits, 1.0, 0.4, 1.0), bins.decode(logits, 1.0, 0.4, 1.5)
-  cosine = tf.reduce_sum(plain * contrasted, -1) / (tf.norm(plain, axis=-1)
-                                                    * tf.norm(contrasted, axis=-1))
-  np.testing.assert_allclose(cosine, 1.0, atol=1e-4)
-  np.testing.assert_allclose(tf.reduce_sum(tf.square(plain), [1, 2, 3]),
-                             tf.reduce_sum(tf.square(contrasted), [1, 2, 3]), rtol=1e-4)
-  spread = lambda ab: np.std(np.linalg.norm(ab, axis=-1), axis=(1, 2))
-  assert np.all(spread(contrasted) > spread(plain))
-
-
-def test_energy_match_of_confident_predictions_returns_the_bin_centres(bins):
-  # One bin per pixel: E|c|^2 = |c|^2, so at kappa = 1 the gain is 1 at any temperature.
-  centres = CENTERS[np.random.default_rng(12).choice(IN_DISC, (2, 4, 4))]
-  logits = tf.math.log(dense_encoding(bins, tf.constant(centres, tf.float32)))
-  confident = logits / 1e-3
-  np.testing.assert_allclose(bins.decode(confident, 0.38, 1.0, 1.0), centres, atol=1e-2)
-
-
-def test_energy_match_at_temperature_one_never_washes_out(bins):
-  logits = tf.constant(np.random.default_rng(13).normal(0.0, 3.0, (4, 3, 3, bins.size)),
-                       tf.float32)
-  plain = np.sqrt(np.square(bins.annealed_mean(logits, 1.0)).sum((1, 2, 3)))
-  matched = np.sqrt(np.square(bins.decode(logits, 1.0, 0.7)).sum((1, 2, 3)))
-  assert np.all(matched >= 0.7 * plain - 1e-4)
 
 
 def test_rebalance_weights_have_unit_expectation():

@@ -1,10 +1,12 @@
 """PipelineConfig: defaults, COLORIZATION_* variables, and flags overriding them."""
 import dataclasses
+import json
 import os
 
 import pytest
 
 from colorization.cli import main as cli
+from colorization.models import hparams
 from colorization.pipeline import config as config_lib
 
 
@@ -12,10 +14,10 @@ def test_defaults():
   config = config_lib.from_env({})
   assert config == config_lib.PipelineConfig()
   assert config.data_root == '' and config.split_ratios == (8, 1, 1)
-  assert (config.epochs, config.batch_size, config.temperature) == (2, 16, 0.38)
-  assert (config.rebalance_mix, config.energy_match, config.chroma_exponent) == (0.5, 0.0, 1.3)
+  training = config.training
+  assert (training.epochs, training.batch_size, training.encoder) == (2, 16, 'efficientnet-lite0')
   assert config.beam_args == ('--runner=DirectRunner', '--direct_num_workers=1')
-  assert config.enable_cache is True and config.warm_start is False
+  assert config.enable_cache is True and training.warm_start is False
   assert config.pipeline_root == os.path.join(config.home, 'pipeline_root')
   assert config.serving_dir == os.path.join(config.home, 'serving', 'colorizer')
 
@@ -31,8 +33,9 @@ def test_environment_values_are_parsed_by_type():
       'UNRELATED_EPOCHS': '9',
   })
   assert config.data_root == 'gs://bucket/photos'
-  assert config.epochs == 5 and isinstance(config.epochs, int)
-  assert config.learning_rate == 3e-4 and isinstance(config.learning_rate, float)
+  assert config.training.epochs == 5 and isinstance(config.training.epochs, int)
+  assert config.training.learning_rate == 3e-4
+  assert isinstance(config.training.learning_rate, float)
   assert config.split_ratios == (7, 2, 1)
   assert config.enable_cache is False
   assert config.beam_args == ('--runner=DirectRunner', '--job_name=two words', '--a=b c')
@@ -47,7 +50,7 @@ def test_split_ratio_spellings(text):
                                          ('0', False), ('false', False), ('No', False),
                                          ('off', False)])
 def test_booleans(text, value):
-  assert config_lib.from_env({'COLORIZATION_WARM_START': text}).warm_start is value
+  assert config_lib.from_env({'COLORIZATION_WARM_START': text}).training.warm_start is value
 
 
 @pytest.mark.parametrize('variable, text', [
@@ -70,7 +73,7 @@ def test_bad_values_name_the_variable(variable, text):
 def test_overrides_beat_the_environment():
   environ = {'COLORIZATION_EPOCHS': '5', 'COLORIZATION_BATCH_SIZE': '4'}
   config = config_lib.from_env(environ, epochs=7, batch_size=None)
-  assert (config.epochs, config.batch_size) == (7, 4)
+  assert (config.training.epochs, config.training.batch_size) == (7, 4)
 
 
 def test_cli_flags_beat_the_environment(monkeypatch):
@@ -81,9 +84,9 @@ def test_cli_flags_beat_the_environment(monkeypatch):
   args = cli.build_parser().parse_args(['run', '--epochs', '7', '--data-root', '/photos',
                                         '--beam-arg=--runner=DirectRunner', '--beam-arg=--x=1'])
   config = cli._pipeline_config(args)
-  assert (config.epochs, config.batch_size, config.data_root) == (7, 4, '/photos')
+  assert (config.training.epochs, config.training.batch_size, config.data_root) == (7, 4, '/photos')
   assert config.beam_args == ('--runner=DirectRunner', '--x=1')
-  assert config.warm_start is True
+  assert config.training.warm_start is True
 
 
 def test_beam_args_run_the_pipeline_image_unless_dependencies_are_given():
@@ -94,11 +97,18 @@ def test_beam_args_run_the_pipeline_image_unless_dependencies_are_given():
   assert own.beam_pipeline_args() == ['--runner=DataflowRunner', '--setup_file=./setup.py']
 
 
-def test_training_config_passes_every_trainer_field():
-  from colorization.models import trainer
-  config = config_lib.from_env({'COLORIZATION_SEED': '7', 'COLORIZATION_WIDTH': '48'})
-  custom_config = config.training_config()
-  fields = {field.name for field in dataclasses.fields(trainer.TrainingConfig)}
-  assert set(custom_config) == fields - {'code_version'}
-  training = trainer.TrainingConfig(**custom_config)
-  assert (training.seed, training.width) == (7, 48)
+def test_training_config_round_trips_through_custom_config():
+  config = config_lib.from_env({'COLORIZATION_SEED': '7', 'COLORIZATION_WIDTH': '48',
+                                'COLORIZATION_TRAIN_CLASSES': 'face animal'})
+  custom_config = json.loads(json.dumps(dict(config.training.to_custom_config(), code_version='x')))
+  training = hparams.TrainingConfig.from_custom_config(custom_config)
+  assert training == config.training
+  assert (training.seed, training.width, training.train_classes) == (7, 48, ('face', 'animal'))
+  with pytest.raises(TypeError):
+    hparams.TrainingConfig.from_custom_config({'energy_match': 0.8})
+
+
+def test_every_training_knob_is_declared_once():
+  pipeline_fields = {field.name for field in dataclasses.fields(config_lib.PipelineConfig)}
+  training_fields = {field.name for field in dataclasses.fields(hparams.TrainingConfig)}
+  assert not pipeline_fields & training_fields

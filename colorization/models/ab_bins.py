@@ -4,9 +4,6 @@ After Zhang, Isola & Efros, "Colorful Image Colorization" (ECCV 2016), eq. 2-5:
   soft-encode Z = Gaussian(sigma=5) over the 5 nearest bins; loss = -sum_hw v(Z_hw) sum_q Z log Z^;
   v = w[argmax Z], w ∝ ((1 - lambda) * smooth(p) + lambda / Q)^-1 with E_p[w] = 1;
   annealed mean H(Z) = E[f_T(Z)], f_T(z) = exp(log z / T) / sum_q exp(log z_q / T).
-Energy matching (ours, docs/results.md): with chroma contrast q = H (|H| / rms|H|)^(a - 1),
-per image ab = g q, g = min(G_max, kappa * sqrt(sum_hw E_Z[|c|^2] / sum_hw |q|^2)),
-restores the chroma energy the predicted distributions expect, which averaging washes out.
 """
 import numpy as np
 import tensorflow as tf
@@ -18,12 +15,7 @@ GRID_BINS = GRID_SIDE * GRID_SIDE                    # 529 cells, of which ~300 
 NEIGHBOURS = 5
 SIGMA = 5.0
 REBALANCE_LAMBDA = 0.5                               # Zhang's lambda, when rebalancing
-# Defaults: Zhang's recipe (the issue's). Best measured on the eval split (docs/results.md):
-# rebalance mix 1.0, T 1.0, energy match 0.83, chroma exponent 1.3.
-DEFAULT_TEMPERATURE = 0.38
-ENERGY_MATCH = 0.0                                   # kappa; 0 = the plain annealed mean
-CHROMA_EXPONENT = 1.3                                # a; > 1 favours the confidently coloured
-MAX_CHROMA_GAIN = 3.0                                # G_max: a flat, uncertain image stays sane
+DEFAULT_TEMPERATURE = 0.38                           # Zhang's annealed-mean T
 
 _axis = np.arange(GRID_SIDE, dtype=np.float32) * GRID_STEP - GRID_LIMIT
 GRID_CENTERS = np.stack(np.meshgrid(_axis, _axis, indexing='ij'), -1).reshape(-1, 2)
@@ -61,8 +53,7 @@ class AbBins:
   """The in-gamut bins of a training-set ab histogram, and everything computed over them."""
 
   def __init__(self, histogram: np.ndarray, temperature: float = DEFAULT_TEMPERATURE,
-               rebalance_mix: float = REBALANCE_LAMBDA, energy_match: float = ENERGY_MATCH,
-               chroma_exponent: float = CHROMA_EXPONENT):
+               rebalance_mix: float = REBALANCE_LAMBDA):
     histogram = np.asarray(histogram, np.float64).reshape(GRID_BINS)
     if not histogram.any():
       raise ValueError('The ab histogram is empty: no training pixels were counted.')
@@ -71,8 +62,6 @@ class AbBins:
     self.probabilities = (histogram[self.in_gamut] / histogram.sum()).astype(np.float32)
     self.weights = rebalance_weights(histogram, mix=rebalance_mix)
     self.temperature = temperature
-    self.energy_match = energy_match
-    self.chroma_exponent = chroma_exponent
 
   @property
   def size(self) -> int:
@@ -102,25 +91,3 @@ class AbBins:
     """Logits [..., Q] -> ab [..., 2]: mean of the bin centres under softmax(logits / T)."""
     t = self.temperature if temperature is None else temperature
     return tf.tensordot(tf.nn.softmax(logits / t, axis=-1), self.centers, axes=1)
-
-  def decode(self, logits: tf.Tensor, temperature: float | None = None,
-             energy_match: float | None = None,
-             chroma_exponent: float | None = None) -> tf.Tensor:
-    """Logits [B, H, W, Q] -> ab [B, H, W, 2]: the annealed mean; unless energy_match is 0,
-    its chroma contrast raised and each image scaled to energy_match x the RMS chroma its
-    distributions expect."""
-    ab = self.annealed_mean(logits, temperature)
-    kappa = self.energy_match if energy_match is None else energy_match
-    if not kappa:
-      return ab
-    exponent = self.chroma_exponent if chroma_exponent is None else chroma_exponent
-    if exponent != 1:
-      magnitude = tf.norm(ab, axis=-1, keepdims=True)
-      rms = tf.sqrt(tf.reduce_mean(tf.square(magnitude), axis=[1, 2, 3], keepdims=True))
-      ab = ab * tf.pow(magnitude / tf.maximum(rms, 1e-6), exponent - 1)
-    expected = tf.reduce_sum(tf.tensordot(tf.nn.softmax(logits, axis=-1),
-                                          tf.constant(np.square(self.centers).sum(-1)), axes=1),
-                             axis=[1, 2])
-    decoded = tf.reduce_sum(tf.square(ab), axis=[1, 2, 3])
-    gain = tf.minimum(MAX_CHROMA_GAIN, kappa * tf.sqrt(expected / tf.maximum(decoded, 1e-6)))
-    return ab * gain[:, None, None, None]

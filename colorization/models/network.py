@@ -1,42 +1,74 @@
 """Encoder-decoder colorization network predicting a distribution over ab bins.
 
-U-Net style skips (Ronneberger et al. 2015) plus a global-context path fused into the bottleneck
-(Iizuka, Simo-Serra & Ishikawa, SIGGRAPH 2016: y = ReLU(W [local; global] + b)); logits at 1/4
-resolution as in Zhang et al. 2016.
+Encoder: ImageNet-trained EfficientNet-Lite0 on the gray image (L with a = b = 0, as sRGB), or
+a small one trained from scratch. Decoder: U-Net skips (Ronneberger et al. 2015) and a global
+path fused at 1/16 (Iizuka, Simo-Serra & Ishikawa 2016: y = ReLU(W [local; global] + b)); logits
+at 1/4 resolution as in Zhang et al. 2016.
 """
 import numpy as np
 import tensorflow as tf
 
-from colorization.models import features
+from colorization.models import efficientnet_lite, features, hparams, lab
 
 keras = tf.keras
 
+ENCODER_LAYER = 'efficientnet_lite0'  # the pretrained encoder's sub-model in the network
 
-def _conv(x: tf.Tensor, filters: int, strides: int = 1, dilation: int = 1) -> tf.Tensor:
-  x = keras.layers.Conv2D(filters, 3, strides=strides, dilation_rate=dilation, padding='same',
-                          use_bias=False)(x)
+
+def _conv(x: tf.Tensor, filters: int, strides: int = 1, dilation: int = 1,
+          kernel: int = 3) -> tf.Tensor:
+  x = keras.layers.Conv2D(filters, kernel, strides=strides, dilation_rate=dilation,
+                          padding='same', use_bias=False)(x)
   return keras.layers.ReLU()(keras.layers.BatchNormalization()(x))
 
 
-def build_network(num_bins: int, width: int = 32, prior: np.ndarray | None = None) -> keras.Model:
-  """L [B, H, W, 1] (Lab units) -> ab-bin logits [B, H/4, W/4, num_bins]; H, W multiples of 16.
+def _gray_rgb(lightness: tf.Tensor) -> tf.Tensor:
+  """L [B, H, W, 1] -> the gray sRGB image of that lightness, normalized as the encoder expects."""
+  lab_gray = tf.concat([lightness, tf.zeros_like(lightness), tf.zeros_like(lightness)], -1)
+  return (lab.lab_to_srgb(lab_gray) * 255.0 - 127.0) / 128.0
 
-  prior: bin probabilities [num_bins] the logits start from (their log is the initial bias), so
-  training begins at the colour distribution instead of a uniform guess.
-  """
-  lightness = keras.Input([None, None, 1], name=features.L_KEY)
+
+def _pretrained_features(lightness: tf.Tensor, width: int, weights_path: str):
+  encoder = efficientnet_lite.build_encoder()
+  efficientnet_lite.load_imagenet_weights(encoder, weights_path or None)
+  encoder.trainable = False
+  # training=False: BatchNorm stays in inference mode, also when the encoder is fine-tuned.
+  _, skip4, skip8, skip16, head = encoder(keras.layers.Lambda(_gray_rgb)(lightness),
+                                          training=False)
+  coarse = keras.layers.UpSampling2D(interpolation='bilinear')(_conv(head, 8 * width, kernel=1))
+  return skip4, skip8, _conv(keras.layers.Concatenate()([skip16, coarse]), 8 * width), head
+
+
+def _scratch_features(lightness: tf.Tensor, width: int):
   x = keras.layers.Rescaling(1 / 50.0, offset=-1.0)(lightness)
-  x = _conv(_conv(x, width, strides=2), width)                 # 1/2
+  x = _conv(_conv(x, width, strides=2), width)                  # 1/2
   skip4 = x = _conv(_conv(x, 2 * width, strides=2), 2 * width)  # 1/4
   skip8 = x = _conv(_conv(x, 4 * width, strides=2), 4 * width)  # 1/8
-  x = _conv(_conv(x, 8 * width, strides=2), 8 * width)         # 1/16
+  x = _conv(_conv(x, 8 * width, strides=2), 8 * width)          # 1/16
   x = _conv(_conv(x, 8 * width, dilation=2), 8 * width, dilation=2)
-  context = _conv(x, 8 * width, strides=2)                     # global path, 1/32
+  return skip4, skip8, x, _conv(x, 8 * width, strides=2)        # global path from 1/32
+
+
+def build_network(num_bins: int, width: int = 32, prior: np.ndarray | None = None,
+                  encoder: str = hparams.PRETRAINED_ENCODER, encoder_weights: str = '') -> keras.Model:
+  """L [B, H, W, 1] (Lab units) -> ab-bin logits [B, H/4, W/4, num_bins]; H, W multiples of 32.
+
+  prior: bin probabilities [num_bins] the logits start from (their log is the initial bias), so
+  training begins at the colour distribution instead of a uniform guess. The pretrained encoder
+  starts frozen (ENCODER_LAYER); encoder_weights: its .pth file ('' = the package's).
+  """
+  if encoder not in hparams.ENCODERS:
+    raise ValueError(f'encoder {encoder!r} is not one of {", ".join(hparams.ENCODERS)}')
+  lightness = keras.Input([None, None, 1], name=features.L_KEY)
+  if encoder == hparams.PRETRAINED_ENCODER:
+    skip4, skip8, x, context = _pretrained_features(lightness, width, encoder_weights)
+  else:
+    skip4, skip8, x, context = _scratch_features(lightness, width)
   context = keras.layers.GlobalAveragePooling2D()(context)
   context = keras.layers.Dense(4 * width, activation='relu')(context)
   context = keras.layers.Lambda(lambda t: tf.ones_like(t[0][..., :1]) * t[1][:, None, None, :])(
       [x, context])
-  x = _conv(keras.layers.Concatenate()([x, context]), 8 * width)  # fusion layer
+  x = _conv(keras.layers.Concatenate()([x, context]), 8 * width)  # fusion layer, 1/16
   x = keras.layers.UpSampling2D(interpolation='bilinear')(x)
   x = _conv(keras.layers.Concatenate()([x, skip8]), 4 * width)
   x = keras.layers.UpSampling2D(interpolation='bilinear')(x)

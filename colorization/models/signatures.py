@@ -6,8 +6,8 @@ from colorization.models import ab_bins, features, lab, preprocessing
 
 
 def predict_ab(model: tf.keras.Model, bins: ab_bins.AbBins, lightness: tf.Tensor) -> tf.Tensor:
-  """L [N, S, S, 1] -> ab [N, S, S, 2]: the logits decoded (bins.decode), upsampled bilinearly."""
-  ab = bins.decode(model(lightness, training=False))
+  """L [N, S, S, 1] -> ab [N, S, S, 2]: the annealed mean of the logits, upsampled bilinearly."""
+  ab = bins.annealed_mean(model(lightness, training=False))
   return tf.image.resize(ab, tf.shape(lightness)[1:3], method='bilinear')
 
 

@@ -1,5 +1,5 @@
 """TFX Trainer entry point: run_fn trains the network on Transform output and exports signatures."""
-import dataclasses
+import functools
 import io
 import os
 
@@ -9,29 +9,11 @@ import tensorflow_transform as tft
 from absl import logging
 from tfx_bsl.public import tfxio
 
-from colorization.models import ab_bins, features, network, signatures
+from colorization.models import ab_bins, features, hparams, network, signatures
+from colorization.models.hparams import TrainingConfig
 
 WARM_START_FILE = 'warm_start_weights.npz'
 SHUFFLE_BUFFER = 256  # examples; each is ~0.6 MB of float32 L and ab
-
-
-@dataclasses.dataclass
-class TrainingConfig:
-  """Hyperparameters passed from pipeline/config.py through the Trainer's custom_config."""
-  epochs: int = 1
-  batch_size: int = 16
-  learning_rate: float = 1e-3
-  width: int = 32
-  crop_size: int = 192
-  temperature: float = ab_bins.DEFAULT_TEMPERATURE
-  rebalance_mix: float = ab_bins.REBALANCE_LAMBDA  # lambda: 1 = no rebalancing (plain CE)
-  energy_match: float = ab_bins.ENERGY_MATCH       # kappa of the decoding; 0 = annealed mean
-  chroma_exponent: float = ab_bins.CHROMA_EXPONENT  # a of the decoding (with energy_match)
-  ema_momentum: float = 0.0                  # > 0: export the moving average of the weights
-  warm_start: bool = False
-  train_classes: tuple[str, ...] = ()        # empty = every class; else train on these only
-  seed: int = 0                              # weights, shuffling and augmentation
-  code_version: str = ''                     # models/ fingerprint, for the pipeline's cache only
 
 
 def read_ab_histogram(tft_output: tft.TFTransformOutput, files: list[str]) -> np.ndarray:
@@ -44,9 +26,9 @@ def read_ab_histogram(tft_output: tft.TFTransformOutput, files: list[str]) -> np
 
 def make_bins(config: TrainingConfig, tft_output: tft.TFTransformOutput,
               train_files: list[str]) -> ab_bins.AbBins:
-  """The run's bins: the training histogram with the config's rebalancing and decoding."""
+  """The run's bins: the training histogram with the config's rebalancing and temperature."""
   return ab_bins.AbBins(read_ab_histogram(tft_output, train_files), config.temperature,
-                        config.rebalance_mix, config.energy_match, config.chroma_exponent)
+                        config.rebalance_mix)
 
 
 def augment(lightness: tf.Tensor, ab: tf.Tensor, crop_size: int) -> tuple[tf.Tensor, tf.Tensor]:
@@ -87,15 +69,28 @@ def make_dataset(fn_args, tft_output: tft.TFTransformOutput, files: list[str],
   return dataset.map(to_pair, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
+def _compile(model: tf.keras.Model, bins: ab_bins.AbBins, learning_rate: float,
+             steps: int) -> None:
+  schedule = tf.keras.optimizers.schedules.CosineDecay(learning_rate, max(1, steps), alpha=0.05)
+  model.compile(optimizer=tf.keras.optimizers.Adam(schedule),
+                loss=lambda ab_true, logits: bins.loss(ab_true, logits))
+
+
 def build_model(config: TrainingConfig, bins: ab_bins.AbBins, total_steps: int) -> tf.keras.Model:
-  """The network compiled with run_fn's optimizer (cosine-decayed Adam) and rebalanced loss."""
-  model = network.build_network(bins.size, config.width, prior=bins.rebalanced_prior)
-  learning_rate = tf.keras.optimizers.schedules.CosineDecay(
-      config.learning_rate, decay_steps=max(1, total_steps), alpha=0.05)
-  optimizer = tf.keras.optimizers.Adam(learning_rate, use_ema=config.ema_momentum > 0,
-                                       ema_momentum=config.ema_momentum)
-  model.compile(optimizer=optimizer, loss=lambda ab_true, logits: bins.loss(ab_true, logits))
+  """The network (pretrained encoder frozen) compiled with run_fn's cosine-decayed Adam and the
+  rebalanced loss."""
+  model = network.build_network(bins.size, config.width, prior=bins.rebalanced_prior,
+                                encoder=config.encoder, encoder_weights=config.encoder_weights)
+  _compile(model, bins, config.learning_rate, total_steps)
   return model
+
+
+def unfreeze_encoder(model: tf.keras.Model, config: TrainingConfig, bins: ab_bins.AbBins,
+                     steps: int) -> None:
+  """Makes the pretrained encoder trainable (its BatchNorm stays in inference mode) and
+  recompiles at the fine-tuning learning rate."""
+  model.get_layer(network.ENCODER_LAYER).trainable = True
+  _compile(model, bins, config.fine_tune_learning_rate, steps)
 
 
 def read_weights(path: str) -> list[np.ndarray]:
@@ -123,22 +118,29 @@ def _warm_start(model: tf.keras.Model, base_model_dir: str | None) -> None:
 
 def run_fn(fn_args) -> None:
   """TFX Trainer entry point (run_fn='colorization.models.trainer.run_fn')."""
-  config = TrainingConfig(**(fn_args.custom_config or {}))
+  config = TrainingConfig.from_custom_config(fn_args.custom_config or {})
   tf.keras.utils.set_random_seed(config.seed)
   tft_output = tft.TFTransformOutput(fn_args.transform_output)
   bins = make_bins(config, tft_output, fn_args.train_files)
   logging.info('ab bins in gamut: %d', bins.size)
 
-  steps_per_epoch = max(1, fn_args.train_steps // config.epochs)
+  fine_tune_steps = min(config.fine_tune_steps, fn_args.train_steps - 1)
+  if config.encoder != hparams.PRETRAINED_ENCODER:
+    fine_tune_steps = 0
+  steps_per_epoch = max(1, (fn_args.train_steps - fine_tune_steps) // config.epochs)
   model = build_model(config, bins, total_steps=steps_per_epoch * config.epochs)
   if config.warm_start:
     _warm_start(model, fn_args.base_model)
-  model.fit(make_dataset(fn_args, tft_output, fn_args.train_files, config, training=True),
-            epochs=config.epochs, steps_per_epoch=steps_per_epoch,
-            validation_data=make_dataset(fn_args, tft_output, fn_args.eval_files, config, False),
-            validation_steps=fn_args.eval_steps or None,
-            callbacks=[tf.keras.callbacks.TensorBoard(fn_args.model_run_dir, update_freq='epoch')],
-            verbose=2)
+  train_data = make_dataset(fn_args, tft_output, fn_args.train_files, config, training=True)
+  fit = functools.partial(
+      model.fit, train_data, verbose=2,
+      validation_data=make_dataset(fn_args, tft_output, fn_args.eval_files, config, False),
+      validation_steps=fn_args.eval_steps or None,
+      callbacks=[tf.keras.callbacks.TensorBoard(fn_args.model_run_dir, update_freq='epoch')])
+  fit(epochs=config.epochs, steps_per_epoch=steps_per_epoch)
+  if fine_tune_steps > 0:
+    unfreeze_encoder(model, config, bins, fine_tune_steps)
+    fit(epochs=1, steps_per_epoch=fine_tune_steps)
 
   model.save(fn_args.serving_model_dir, save_format='tf',
              signatures=signatures.make_signatures(model, bins, tft_output))

@@ -5,7 +5,7 @@ import dataclasses
 import os
 import shlex
 
-from colorization.models import ab_bins, features
+from colorization.models import features, hparams
 
 ENV_PREFIX = 'COLORIZATION_'
 PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # colorization/
@@ -22,22 +22,10 @@ class PipelineConfig:
   # Transform's own pre/post-transform statistics: off, StatisticsGen already covers the raw
   # examples and TFDV over 224x224 float tensors costs more than the transform itself.
   transform_statistics: bool = False
-  # Trainer (see models/trainer.py TrainingConfig)
-  epochs: int = 2
+  # Trainer: TrainArgs / EvalArgs steps here, every other knob in models/hparams.py
   train_steps: int = 40
   eval_steps: int = 0                                   # 0 = the whole eval split
-  batch_size: int = 16
-  learning_rate: float = 1e-3
-  ema_momentum: float = 0.0                           # > 0: weights exported as their EMA
-  width: int = 32
-  crop_size: int = 192
-  temperature: float = ab_bins.DEFAULT_TEMPERATURE
-  rebalance_mix: float = ab_bins.REBALANCE_LAMBDA     # lambda of the rebalancing weights
-  energy_match: float = ab_bins.ENERGY_MATCH          # kappa of the decoding (models/ab_bins.py)
-  chroma_exponent: float = ab_bins.CHROMA_EXPONENT    # a of the decoding (with energy_match)
-  warm_start: bool = False
-  train_classes: tuple[str, ...] = ()                 # train on these classes only (experiment)
-  seed: int = 0                                       # same data + seed = same model
+  training: hparams.TrainingConfig = dataclasses.field(default_factory=hparams.TrainingConfig)
   # Evaluator
   # Blessing: no worse than the last blessed model on PSNR and AuC, and never washed out (a model
   # far less colourful than the truth never becomes the baseline; gray's ratio is 0).
@@ -92,19 +80,15 @@ class PipelineConfig:
       return list(self.beam_args)
     return list(self.beam_args) + [f'--sdk_container_image={self.image}']
 
-  def training_config(self) -> dict:
-    """The Trainer's custom_config (models.trainer.TrainingConfig fields)."""
-    return dict(epochs=self.epochs, batch_size=self.batch_size,
-                learning_rate=self.learning_rate, ema_momentum=self.ema_momentum,
-                width=self.width, crop_size=self.crop_size,
-                temperature=self.temperature, rebalance_mix=self.rebalance_mix,
-                energy_match=self.energy_match, chroma_exponent=self.chroma_exponent,
-                warm_start=self.warm_start,
-                train_classes=list(self.train_classes), seed=self.seed)
-
   def replace(self, **changes) -> 'PipelineConfig':
-    """A copy with the given fields changed; None values are ignored."""
-    return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+    """A copy with the given fields (of this or of its TrainingConfig) changed; None is ignored."""
+    changes = {k: v for k, v in changes.items() if v is not None}
+    training = {k: changes.pop(k) for k in list(changes) if k in _TRAINING_FIELDS}
+    return dataclasses.replace(self, **changes,
+                               training=dataclasses.replace(self.training, **training))
+
+
+_TRAINING_FIELDS = {field.name: field for field in dataclasses.fields(hparams.TrainingConfig)}
 
 
 def _parse(field: dataclasses.Field, text: str):
@@ -128,7 +112,8 @@ def from_env(environ: dict | None = None, **overrides) -> PipelineConfig:
   """Defaults, then COLORIZATION_<FIELD> variables, then explicit overrides (e.g. CLI flags)."""
   environ = os.environ if environ is None else environ
   values = {}
-  for field in dataclasses.fields(PipelineConfig):
+  fields = [f for f in dataclasses.fields(PipelineConfig) if f.name != 'training']
+  for field in fields + list(_TRAINING_FIELDS.values()):
     text = environ.get(ENV_PREFIX + field.name.upper())
     if text is not None:
       try:

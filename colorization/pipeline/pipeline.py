@@ -102,10 +102,10 @@ def create_pipeline(config: PipelineConfig,
       run_fn=RUN_FN,
       examples=transform.outputs['transformed_examples'],
       transform_graph=transform.outputs['transform_graph'],
-      base_model=blessed_model if config.warm_start else None,
+      base_model=blessed_model if config.training.warm_start else None,
       train_args=tfx.proto.TrainArgs(splits=['train'], num_steps=config.train_steps),
       eval_args=tfx.proto.EvalArgs(splits=['eval'], num_steps=config.eval_steps or None),
-      custom_config=dict(config.training_config(), code_version=code_version))
+      custom_config=dict(config.training.to_custom_config(), code_version=code_version))
   if trainer_platform_config is not None:
     trainer.with_platform_config(trainer_platform_config)
 

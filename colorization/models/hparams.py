@@ -1,0 +1,41 @@
+"""The Trainer's hyperparameters: declared once, held by PipelineConfig, passed as custom_config."""
+from __future__ import annotations
+
+import dataclasses
+
+from colorization.models import ab_bins
+
+PRETRAINED_ENCODER = 'efficientnet-lite0'
+SCRATCH_ENCODER = 'from-scratch'
+ENCODERS = (PRETRAINED_ENCODER, SCRATCH_ENCODER)
+CACHE_ONLY_KEYS = ('code_version',)            # custom_config entries that only key the cache
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingConfig:
+  """Every training knob; each also reads COLORIZATION_<NAME> (pipeline/config.py)."""
+  epochs: int = 2
+  batch_size: int = 16
+  learning_rate: float = 1e-3
+  width: int = 32                               # decoder channels: 8x / 4x / 2x this
+  crop_size: int = 192                          # augmentation crops, a multiple of 32
+  temperature: float = ab_bins.DEFAULT_TEMPERATURE  # annealed mean T
+  rebalance_mix: float = ab_bins.REBALANCE_LAMBDA   # lambda: 1 = no rebalancing (plain CE)
+  encoder: str = PRETRAINED_ENCODER             # one of ENCODERS
+  encoder_weights: str = ''                     # .pth file; '' = the weights package's
+  fine_tune_steps: int = 0                      # last steps with the pretrained encoder trainable
+  fine_tune_learning_rate: float = 1e-4
+  warm_start: bool = False
+  train_classes: tuple[str, ...] = ()           # empty = every class; else train on these only
+  seed: int = 0                                 # weights, shuffling and augmentation
+
+  def to_custom_config(self) -> dict:
+    """JSON-ready form for the Trainer's custom_config (tuples become lists)."""
+    return {k: list(v) if isinstance(v, tuple) else v
+            for k, v in dataclasses.asdict(self).items()}
+
+  @classmethod
+  def from_custom_config(cls, custom_config: dict) -> 'TrainingConfig':
+    """The inverse of to_custom_config (CACHE_ONLY_KEYS are dropped; unknown keys raise)."""
+    return cls(**{k: tuple(v) if isinstance(v, list) else v
+                  for k, v in custom_config.items() if k not in CACHE_ONLY_KEYS})
