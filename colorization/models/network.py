@@ -30,7 +30,7 @@ def _gray_rgb(lightness: tf.Tensor) -> tf.Tensor:
 
 def _pretrained_features(lightness: tf.Tensor, width: int, weights_path: str):
   encoder = efficientnet_lite.build_encoder()
-  efficientnet_lite.load_imagenet_weights(encoder, weights_path or None)
+  efficientnet_lite.load_imagenet_weights(encoder, weights_path)
   encoder.trainable = False
   # training=False: BatchNorm stays in inference mode, also when the encoder is fine-tuned.
   _, skip4, skip8, skip16, head = encoder(keras.layers.Lambda(_gray_rgb)(lightness),

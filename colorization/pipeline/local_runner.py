@@ -45,8 +45,11 @@ def run(config: config_lib.PipelineConfig, progress: bool = True) -> str:
   """Runs the whole pipeline; returns the path of the log file (all outputs under config.home)."""
   from absl import logging as absl_logging
   from tfx import v1 as tfx
+  from colorization.models import efficientnet_lite, hparams
   from colorization.pipeline.pipeline import create_pipeline
 
+  if config.training.encoder == hparams.PRETRAINED_ENCODER:  # fail before any component runs
+    efficientnet_lite.resolve_weights_path(config.training.encoder_weights)
   absl_verbosity = absl_logging.get_verbosity()
   absl_logging.set_verbosity(absl_logging.INFO)  # TF restores this level after muting itself
   os.makedirs(config.logs_dir, exist_ok=True)
