@@ -1,0 +1,48 @@
+"""The Trainer's two phases: the pretrained encoder frozen, then fine-tuned with BN in inference."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from colorization.models import ab_bins, hparams, network, trainer
+
+
+@pytest.fixture(scope='module')
+def bins() -> ab_bins.AbBins:
+  histogram = np.zeros(ab_bins.GRID_BINS)
+  histogram[ab_bins.grid_bin_index(tf.constant([[0.0, 0.0], [20.0, 30.0], [-30.0, 40.0],
+                                                [10.0, -40.0]])).numpy()] = [50, 20, 20, 10]
+  return ab_bins.AbBins(histogram)
+
+
+def one_batch(seed: int) -> tuple[np.ndarray, np.ndarray]:
+  rng = np.random.default_rng(seed)
+  return (rng.uniform(0, 100, (4, 64, 64, 1)).astype(np.float32),
+          rng.uniform(-40, 40, (4, 16, 16, 2)).astype(np.float32))
+
+
+def encoder_state(model: tf.keras.Model) -> tuple[np.ndarray, np.ndarray]:
+  encoder = model.get_layer(network.ENCODER_LAYER)
+  return (encoder.get_layer('block3_depthwise').get_weights()[0].copy(),
+          encoder.get_layer('block3_bn1').moving_mean.numpy().copy())
+
+
+def test_frozen_phase_trains_the_decoder_only(bins):
+  config = hparams.TrainingConfig(width=4)
+  model = trainer.build_model(config, bins, total_steps=2)
+  kernel, mean = encoder_state(model)
+  logits_kernel = model.get_layer('ab_bin_logits').kernel.numpy().copy()
+  model.fit(*one_batch(0), epochs=1, verbose=0)
+  np.testing.assert_array_equal(encoder_state(model)[0], kernel)
+  np.testing.assert_array_equal(encoder_state(model)[1], mean)
+  assert not np.array_equal(model.get_layer('ab_bin_logits').kernel.numpy(), logits_kernel)
+
+
+def test_fine_tuning_trains_the_encoder_but_keeps_its_batchnorm_statistics(bins):
+  config = hparams.TrainingConfig(width=4, fine_tune_learning_rate=1e-3)
+  model = trainer.build_model(config, bins, total_steps=1)
+  kernel, mean = encoder_state(model)
+  trainer.unfreeze_encoder(model, config, bins, steps=2)
+  model.fit(*one_batch(1), epochs=1, verbose=0)
+  new_kernel, new_mean = encoder_state(model)
+  assert not np.array_equal(new_kernel, kernel)
+  np.testing.assert_array_equal(new_mean, mean)
