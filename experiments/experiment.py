@@ -2,22 +2,25 @@
 
 Every model is a real pipeline run in the same MLMD store (ExampleGen, Transform and the split are
 shared through the cache; the Trainer filters the training split by class), evaluated by the
-Evaluator on every class's test split.
+Evaluator on every class's test split. Run it from a checkout (the training knobs come from the
+COLORIZATION_* variables, docs/experiment.md):
+  python -m experiments.experiment --data-root DIR [--home DIR]
 """
+import argparse
 import dataclasses
 import html
 import os
 import time
 
 from colorization.components import image_files
-from colorization.pipeline import local_runner, report, results
+from colorization.pipeline import config as config_lib
+from colorization.pipeline import local_runner, report, results, tables
 from colorization.pipeline.config import PipelineConfig
 
 ALL = 'all'
 TABLE_METRICS = (('psnr', 'PSNR (dB)', True), ('auc', 'AuC (%)', True),
                  ('colorfulness', 'CF', None), ('delta_colorfulness', 'ΔCF', False))
-GRAY_METRIC = {'psnr': 'gray_psnr', 'auc': 'gray_auc', 'colorfulness': 'gray_colorfulness',
-               'delta_colorfulness': 'gray_delta_colorfulness'}
+GRAY_ROW = 'gray (a=b=0)'
 
 
 @dataclasses.dataclass
@@ -51,19 +54,21 @@ def train_and_evaluate(config: PipelineConfig, classes: list[str]) -> list[Model
   return outcomes
 
 
+def matrix_table(outcomes: list[ModelResult], classes: list[str],
+                 metric: str) -> tuple[list[str], list[list[str]]]:
+  """Header and rows for tables.render_table: rows = trained on, columns = evaluated on, then
+  the gray baseline row."""
+  gray = outcomes[0].metrics
+  rows = [[o.name] + [f'{o.metrics[c][metric]:.2f}' for c in classes] for o in outcomes]
+  rows.append([GRAY_ROW] + [f'{gray[c][results.gray_metric(metric)]:.2f}' for c in classes])
+  return ['trained on', *classes], rows
+
+
 def matrix_markdown(outcomes: list[ModelResult], classes: list[str]) -> str:
-  """Per metric: rows = trained on, columns = evaluated on; plus the gray baseline row."""
-  lines = []
-  for metric, title, _ in TABLE_METRICS:
-    lines += [f'### {title}', '', '| trained on | ' + ' | '.join(classes) + ' |',
-              '|---|' + '---:|' * len(classes)]
-    for outcome in outcomes:
-      lines.append(f'| {outcome.name} | ' + ' | '.join(
-          f'{outcome.metrics[c][metric]:.2f}' for c in classes) + ' |')
-    gray = outcomes[0].metrics
-    lines += ['| gray (a=b=0) | ' + ' | '.join(f'{gray[c][GRAY_METRIC[metric]]:.2f}'
-                                              for c in classes) + ' |', '']
-  return '\n'.join(lines)
+  """One Markdown table per metric, under a ### heading."""
+  return '\n'.join(f'### {title}\n\n'
+                   + tables.render_table(*matrix_table(outcomes, classes, metric), 'markdown')
+                   + '\n' for metric, title, _ in TABLE_METRICS)
 
 
 def specialist_verdicts(outcomes: list[ModelResult], classes: list[str]) -> list[str]:
@@ -86,7 +91,8 @@ def specialist_verdicts(outcomes: list[ModelResult], classes: list[str]) -> list
 def bar_chart_svg(outcomes: list[ModelResult], classes: list[str], metric: str, title: str) -> str:
   """Grouped bars: one group per evaluated class, one bar per model plus gray."""
   series = [(o.name, [o.metrics[c][metric] for c in classes]) for o in outcomes]
-  series.append(('gray', [outcomes[0].metrics[c][GRAY_METRIC[metric]] for c in classes]))
+  series.append(('gray', [outcomes[0].metrics[c][results.gray_metric(metric)]
+                          for c in classes]))
   colours = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759', '#9c9c9c']
   top = max(max(values) for _, values in series) or 1.0
   bar, gap, height = 14, 24, 160
@@ -111,7 +117,7 @@ def write_reports(config: PipelineConfig, outcomes: list[ModelResult], classes: 
                   examples_uri: str, seconds: float) -> tuple[str, str]:
   """experiment.md and experiment.html under <home>/reports; returns both paths."""
   header = [f'Data root: `{config.data_root}`; {config.train_steps} training steps of batch '
-            f'{config.batch_size} per model; total time {seconds / 60:.1f} min.', '',
+            f'{config.training.batch_size} per model; total time {seconds / 60:.1f} min.', '',
             'Rows: the class the model was trained on; columns: the test split it was evaluated '
             'on (the same split for every model). Values are read from each run\'s TFMA '
             'evaluation:', '']
@@ -130,26 +136,17 @@ def write_reports(config: PipelineConfig, outcomes: list[ModelResult], classes: 
              for o in outcomes}
   charts = ''.join(bar_chart_svg(outcomes, classes, metric, title)
                    for metric, title, _ in TABLE_METRICS)
-  tables = ''.join(f'<h3>{html.escape(title)}</h3>' + _matrix_html(outcomes, classes, metric)
-                   for metric, title, _ in TABLE_METRICS)
+  matrices = ''.join(f'<h3>{html.escape(title)}</h3>'
+                     + tables.render_table(*matrix_table(outcomes, classes, metric), 'html')
+                     for metric, title, _ in TABLE_METRICS)
   verdicts = ''.join(f'<li>{html.escape(v[2:])}</li>' for v in specialist_verdicts(outcomes,
                                                                                    classes))
   html_path = os.path.join(config.reports_dir, 'experiment.html')
   with open(html_path, 'w') as f:
     f.write(report.page('Per-class versus combined training',
-                        tables + charts + f'<h2>Does the specialist win?</h2><ul>{verdicts}</ul>'
+                        matrices + charts + f'<h2>Does the specialist win?</h2><ul>{verdicts}</ul>'
                         + report.gallery_html(samples, columns)))
   return markdown_path, html_path
-
-
-def _matrix_html(outcomes: list[ModelResult], classes: list[str], metric: str) -> str:
-  head = ''.join(f'<th>{html.escape(c)}</th>' for c in classes)
-  rows = [f'<tr><th>{html.escape(o.name)}</th>'
-          + ''.join(f'<td>{o.metrics[c][metric]:.2f}</td>' for c in classes) + '</tr>'
-          for o in outcomes]
-  rows.append('<tr><th>gray</th>' + ''.join(
-      f'<td>{outcomes[0].metrics[c][GRAY_METRIC[metric]]:.2f}</td>' for c in classes) + '</tr>')
-  return f'<table><tr><th>trained on</th>{head}</tr>{"".join(rows)}</table>'
 
 
 def run_experiment(config: PipelineConfig) -> str:
@@ -163,3 +160,21 @@ def run_experiment(config: PipelineConfig) -> str:
   markdown_path, html_path = write_reports(config, outcomes, classes, examples.uri,
                                            time.monotonic() - start)
   return f'Experiment report: {markdown_path}\n                   {html_path}'
+
+
+def main(argv: list[str] | None = None) -> None:
+  """`python -m experiments.experiment`: errors the user can fix are one line, no traceback."""
+  parser = argparse.ArgumentParser(prog='python -m experiments.experiment',
+                                   description=__doc__.splitlines()[0])
+  parser.add_argument('--data-root', required=True,
+                      help='folder of class sub-folders of photos (COLORIZATION_DATA_ROOT)')
+  parser.add_argument('--home', help='the outputs go under <home>/experiment (COLORIZATION_HOME)')
+  args = parser.parse_args(argv)
+  try:
+    print(run_experiment(config_lib.from_env(data_root=args.data_root, home=args.home)))
+  except (OSError, ValueError) as error:
+    raise SystemExit(f'experiment: error: {error}') from None
+
+
+if __name__ == '__main__':
+  main()

@@ -1,8 +1,8 @@
 """Per-photo PSNR gaps to gray on a split: each class's mean gap, its sampling noise, and (with a
 manifest) the gap per source folder. Use it on the eval split to choose, on test only to explain.
 
-The latest network (experiments/temperature.py) decodes each photo with the config's decoding
-knobs (COLORIZATION_TEMPERATURE, ...), after the same preprocessing Transform applies:
+The latest network (experiments/decoding_sweep.py rebuilds it) decodes each photo at the run's
+annealed-mean temperature, as the exported model does, after the preprocessing Transform applies:
   python -m experiments.per_image --home DIR [--split eval] [--manifest CSV]
 """
 import argparse
@@ -13,10 +13,10 @@ from collections.abc import Callable
 import numpy as np
 import tensorflow as tf
 
-from experiments import temperature
+from experiments import decoding_sweep
 from colorization.models import features, lab, metrics, preprocessing
 from colorization.pipeline import config as config_lib
-from colorization.pipeline import report, results
+from colorization.pipeline import report, results, tables
 
 BATCH = 16
 BOOTSTRAP_DRAWS = 1000
@@ -34,7 +34,7 @@ class PhotoScore:
 
 def score_photos(config: config_lib.PipelineConfig, split: str = 'eval') -> list[PhotoScore]:
   """One score per photo of the split, in file-name order."""
-  run = temperature.load_trained_run(config)
+  run = decoding_sweep.load_trained_run(config)
   examples = results.latest_output(results.open_store(config), config, 'FileBasedExampleGen',
                                    'examples')
   rows = report.read_split_examples(examples.uri, split)
@@ -44,7 +44,7 @@ def score_photos(config: config_lib.PipelineConfig, split: str = 'eval') -> list
     lab_true = preprocessing.image_bytes_to_lab(
         tf.constant([row[features.IMAGE_KEY] for row in batch]))
     lightness, ab_true = lab.split_lab(lab_true)
-    ab_pred = tf.image.resize(run.bins.decode(run.network(lightness, training=False)),
+    ab_pred = tf.image.resize(run.bins.annealed_mean(run.network(lightness, training=False)),
                               [features.IMAGE_SIZE] * 2)
     rgb_true = lab.lab_to_srgb(lab_true)
     rgb_gray = lab.lab_to_srgb(tf.concat([lightness, tf.zeros_like(ab_true)], -1))
@@ -86,26 +86,27 @@ def summarize_groups(scores: list[PhotoScore], key: Callable[[PhotoScore], str])
 
 
 def main() -> None:
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  """`python -m experiments.per_image`: one table row per class (and per class and source)."""
+  parser = argparse.ArgumentParser(prog='python -m experiments.per_image',
+                                   description=__doc__.splitlines()[0])
   parser.add_argument('--home', required=True)
   parser.add_argument('--split', default='eval')
   parser.add_argument('--manifest', help='CSV with filename and source_repo columns')
   args = parser.parse_args()
   try:
     scores = score_photos(config_lib.from_env(home=args.home), args.split)
-  except ValueError as error:
-    raise SystemExit(f'error: {error}') from None
+  except (OSError, ValueError) as error:
+    raise SystemExit(f'per_image: error: {error}') from None
   keys = [lambda s: s.label]
   if args.manifest:
     sources = read_sources(args.manifest)
     keys.append(lambda s: f'{s.label} {sources.get(s.filename, "?")}')
-  print('group  photos  gray PSNR  gap  (bootstrap sd)  CF truth / prediction')
-  for key in keys:
-    for group, row in summarize_groups(scores, key).items():
-      print(f'{group}  {row["photos"]}  {row["gray_psnr"]:.2f}  {row["gap"]:+.2f} '
-            f'({row["gap_sd"]:.2f})  {row["colorfulness_true"]:.1f} / '
-            f'{row["colorfulness_pred"]:.1f}')
-
+  rows = [[group, str(row['photos']), f'{row["gray_psnr"]:.2f}', f'{row["gap"]:+.2f}',
+           f'{row["gap_sd"]:.2f}', f'{row["colorfulness_true"]:.1f}',
+           f'{row["colorfulness_pred"]:.1f}']
+          for key in keys for group, row in summarize_groups(scores, key).items()]
+  print(tables.render_table(['group', 'photos', 'gray PSNR', 'gap', 'gap sd (bootstrap)',
+                             'CF truth', 'CF prediction'], rows))
 
 if __name__ == '__main__':
   main()

@@ -20,7 +20,7 @@ def test_help_lists_every_verb_without_heavy_imports():
   result = subprocess.run([COLORIZATION, '--help'], capture_output=True, text=True, timeout=60)
   assert result.returncode == 0 and result.stderr == ''
   assert result.stdout.startswith('usage: colorization')
-  for verb in ('run', 'report', 'serve', 'colorize', 'kubeflow', 'experiment'):
+  for verb in ('run', 'report', 'serve', 'colorize', 'kubeflow'):
     assert verb in result.stdout
   # --help must not pay for TensorFlow, TFX or Beam (seconds of imports).
   code = ('import sys\nfrom colorization.cli import main\ntry:\n  main.main(["--help"])\n'

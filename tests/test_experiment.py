@@ -1,21 +1,47 @@
-"""experiments/experiment.py: four real pipeline runs on a tiny generated dataset."""
+"""experiments/experiment.py: its tables, its command line, and four real pipeline runs on a tiny
+generated dataset."""
 import os
 import re
 import subprocess
+import sys
 
 import pytest
 
-from tests.conftest import COLORIZATION
+from experiments import experiment
 
-pytestmark = pytest.mark.slow
+CHECKOUT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _experiment(*args: str, **environ: str) -> subprocess.CompletedProcess:
+  """`python -m experiments.experiment ARGS` from the checkout, with extra COLORIZATION_* knobs."""
+  return subprocess.run([sys.executable, '-m', 'experiments.experiment', *args], cwd=CHECKOUT,
+                        env={**os.environ, **environ}, capture_output=True, text=True,
+                        timeout=1200)
+
+
+def test_matrix_rows_are_models_then_gray():
+  classes = ['animal', 'face']
+  metrics = {c: {'psnr': 20.0 + i, 'gray_psnr': 22.0 + i} for i, c in enumerate(classes)}
+  outcomes = [experiment.ModelResult(name, metrics, 'model', 'evaluation', 1.0)
+              for name in ('animal', 'face', experiment.ALL)]
+  header, rows = experiment.matrix_table(outcomes, classes, 'psnr')
+  assert header == ['trained on', 'animal', 'face']
+  assert rows[-1] == [experiment.GRAY_ROW, '22.00', '23.00']
+  assert [row[0] for row in rows[:-1]] == ['animal', 'face', 'all']
+
+
+def test_a_bad_data_root_is_one_line(tmp_path):
+  result = _experiment('--data-root', str(tmp_path / 'missing'), '--home', str(tmp_path))
+  assert result.returncode != 0
+  assert 'Traceback' not in result.stderr
+  assert result.stderr.splitlines()[-1].startswith('experiment: error: Data root ')
 
 
 @pytest.fixture(scope='module')
 def experiment_home(demo_data_root, tmp_path_factory) -> str:
   home = str(tmp_path_factory.mktemp('experiment'))
-  result = subprocess.run([COLORIZATION, 'experiment', '--data-root', demo_data_root, '--home', home,
-                           '--train-steps', '2', '--epochs', '1', '--batch-size', '4'],
-                          capture_output=True, text=True, timeout=1200)
+  result = _experiment('--data-root', demo_data_root, '--home', home, COLORIZATION_TRAIN_STEPS='2',
+                       COLORIZATION_EPOCHS='1', COLORIZATION_BATCH_SIZE='4')
   assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
   assert 'experiment.md' in result.stdout
   return home
@@ -26,6 +52,7 @@ def _markdown(home: str) -> str:
     return f.read()
 
 
+@pytest.mark.slow
 def test_matrix_is_complete(experiment_home):
   text = _markdown(experiment_home)
   for title in ('PSNR (dB)', 'AuC (%)', 'CF', 'ΔCF'):
@@ -38,6 +65,7 @@ def test_matrix_is_complete(experiment_home):
   assert text.count('specialist better on') == 3
 
 
+@pytest.mark.slow
 def test_numbers_come_from_the_evaluations(experiment_home):
   import tensorflow_model_analysis as tfma
   text = _markdown(experiment_home)
@@ -56,6 +84,7 @@ def test_numbers_come_from_the_evaluations(experiment_home):
     assert reported == pytest.approx([round(evaluated[c], 2) for c in header], abs=0.006)
 
 
+@pytest.mark.slow
 def test_html_report_has_charts_and_gallery(experiment_home):
   with open(os.path.join(experiment_home, 'experiment', 'reports', 'experiment.html')) as f:
     page = f.read()

@@ -5,8 +5,9 @@ import sys
 import numpy as np
 import pytest
 
-from experiments import per_image, temperature
+from experiments import decoding_sweep, per_image
 from colorization.pipeline import config as config_lib
+from colorization.pipeline import results
 
 
 def test_bootstrap_sd_is_the_standard_error_of_the_mean():
@@ -37,10 +38,11 @@ def test_class_means_equal_the_transformed_split_scores(pipeline_home):
   config = config_lib.from_env(home=pipeline_home)
   scores = per_image.score_photos(config, 'eval')
   assert scores and sorted(s.filename for s in scores) == [s.filename for s in scores]
-  reference = temperature.score_temperatures(config, 'eval', (config.temperature,))
+  temperature = results.trained_with(results.open_store(config), config).temperature
+  reference = decoding_sweep.score_decodings(config, 'eval', (temperature,))
   by_class = per_image.summarize_groups(scores, lambda s: s.label)
   for label, row in by_class.items():
-    expected = reference[config.temperature, 0.0, 1.0][label]
+    expected = reference[temperature, 1.0][label]
     assert row['gray_psnr'] == pytest.approx(expected['gray_psnr'], abs=0.02)
     assert row['gray_psnr'] + row['gap'] == pytest.approx(expected['psnr'], abs=0.02)
 

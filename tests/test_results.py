@@ -1,10 +1,14 @@
-"""pipeline.results: reading the Evaluator's metrics back."""
+"""pipeline.results: reading the Evaluator's metrics back; pipeline.tables: rendering them."""
 import os
 
+import pytest
 import tensorflow as tf
 from tensorflow_model_analysis.proto import metrics_for_slice_pb2
 
-from colorization.pipeline import results
+from colorization.pipeline import results, tables
+
+HEADER = ['trained on', 'a<b', 'face']
+ROWS = [['all', '1.00', '22.50'], ['gray | 0', '3.25', '-4.00']]
 
 
 def _write_metrics(directory: str, entries: list[tuple[bytes | None, str, bool, float]]) -> None:
@@ -40,3 +44,35 @@ def test_metrics_without_a_baseline(tmp_path):
   _write_metrics(str(tmp_path), [(None, '', False, 20.0), (b'animal', '', False, 18.0)])
   assert results.load_slice_metrics(str(tmp_path)) == {results.OVERALL: {'psnr': 20.0},
                                                       'animal': {'psnr': 18.0}}
+
+
+def test_text_table_aligns_columns():
+  assert tables.render_table(HEADER, ROWS, 'text').splitlines() == [
+      'trained on   a<b   face',
+      'all         1.00  22.50',
+      'gray | 0    3.25  -4.00']
+
+
+def test_markdown_table_right_aligns_values_and_escapes_pipes():
+  assert tables.render_table(HEADER, ROWS, 'markdown').splitlines() == [
+      '| trained on | a<b | face |', '|---|---:|---:|', '| all | 1.00 | 22.50 |',
+      r'| gray \| 0 | 3.25 | -4.00 |']
+
+
+def test_html_table_names_rows_in_th_and_escapes():
+  assert tables.render_table(HEADER, ROWS[:1], 'html') == (
+      '<table><tr><th>trained on</th><th>a&lt;b</th><th>face</th></tr>'
+      '<tr><th>all</th><td>1.00</td><td>22.50</td></tr></table>')
+
+
+def test_unknown_table_style():
+  with pytest.raises(ValueError, match='latex'):
+    tables.render_table(HEADER, ROWS, 'latex')
+
+
+def test_metrics_table_puts_overall_first_and_gray_beside_ours():
+  header, rows = results.metrics_table({'face': {'psnr': 22.5, 'gray_psnr': 23.0},
+                                        results.OVERALL: {'psnr': 19.0}})
+  assert header[:3] == ['slice', 'PSNR dB', 'PSNR dB (gray)'] and len(header) == 7
+  assert [row[0] for row in rows] == [results.OVERALL, 'face']
+  assert rows[1][1:3] == ['22.50', '23.00'] and rows[0][2] == 'nan'

@@ -83,13 +83,6 @@ def cmd_kubeflow_submit(args: argparse.Namespace) -> int:
                        run_name=args.run_name)
 
 
-def cmd_experiment(args: argparse.Namespace) -> int:
-  from experiments import experiment
-  config = _pipeline_config(args)
-  print(experiment.run_experiment(config))
-  return 0
-
-
 def _add_pipeline_flags(parser: argparse.ArgumentParser, data_root_required: bool = False) -> None:
   parser.add_argument('--data-root', required=data_root_required,
                       help='folder of class sub-folders of photos (COLORIZATION_DATA_ROOT)')
@@ -157,10 +150,6 @@ def build_parser() -> argparse.ArgumentParser:
   submit.add_argument('--experiment', default='colorization')
   submit.add_argument('--run-name', help='defaults to <pipeline name>-<UTC time>')
   submit.set_defaults(func=cmd_kubeflow_submit)
-
-  experiment = verbs.add_parser('experiment', help='per-class vs. combined training experiment')
-  _add_pipeline_flags(experiment, data_root_required=True)
-  experiment.set_defaults(func=cmd_experiment)
   return parser
 
 

@@ -8,7 +8,7 @@ import tensorflow as tf
 from PIL import Image
 
 from colorization.models import features
-from colorization.pipeline import results
+from colorization.pipeline import results, tables
 from colorization.pipeline.config import PipelineConfig
 
 GALLERY_PER_CLASS = 6
@@ -51,20 +51,6 @@ def thumbnail_uri(image_bytes: bytes, gray: bool = False) -> str:
   return 'data:image/png;base64,' + base64.b64encode(buffer.getvalue()).decode()
 
 
-def metrics_html(metrics: dict[str, dict[str, float]]) -> str:
-  """One row per slice: each metric of ours beside the gray baseline."""
-  head = ''.join(f'<th>{title}</th><th>{title} gray</th>'
-                 for _, _, title in results.SUMMARY_COLUMNS)
-  rows = []
-  for name in sorted(metrics, key=lambda s: (s != results.OVERALL, s)):
-    values = metrics[name]
-    cells = ''.join(f'<td>{values.get(ours, float("nan")):.2f}</td>'
-                    f'<td>{values.get(gray, float("nan")):.2f}</td>'
-                    for ours, gray, _ in results.SUMMARY_COLUMNS)
-    rows.append(f'<tr><th>{html.escape(name)}</th>{cells}</tr>')
-  return f'<table><tr><th>slice</th>{head}</tr>{"".join(rows)}</table>'
-
-
 def gallery_html(samples: dict[str, list[dict]], columns: dict[str, list[bytes]]) -> str:
   """Per class, one row per image: gray input, each named column of PNGs, then the truth."""
   parts = []
@@ -86,6 +72,7 @@ def gallery_html(samples: dict[str, list[dict]], columns: dict[str, list[bytes]]
 
 
 def page(title: str, body: str) -> str:
+  """A standalone HTML page (inline style) around a body."""
   style = ('body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}'
            'td,th{padding:4px 8px;border:1px solid #ccc;text-align:right}img{display:block}')
   return (f'<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
@@ -105,7 +92,7 @@ def write_report(config: PipelineConfig) -> str:
   predictions = colorize(os.path.join(model.uri, 'Format-Serving'), images)
   blessed = {None: 'not evaluated', True: 'blessed', False: 'not blessed'}[summary.blessed]
   body = (f'<p>Model {html.escape(model.uri)} ({blessed}); metrics on the test split.</p>'
-          + metrics_html(summary.metrics)
+          + tables.render_table(*results.metrics_table(summary.metrics), 'html')
           + gallery_html(samples, {'prediction': predictions}))
   os.makedirs(config.reports_dir, exist_ok=True)
   path = os.path.join(config.reports_dir, 'index.html')

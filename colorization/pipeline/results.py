@@ -1,10 +1,13 @@
 """Reads a finished run's outputs from MLMD: per-slice metrics, the blessing, the pushed model."""
 import dataclasses
+import json
 import os
 
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
+from colorization.models import hparams
+from colorization.pipeline import tables
 from colorization.pipeline.config import PipelineConfig
 
 OVERALL = 'overall'
@@ -29,22 +32,42 @@ def open_store(config: PipelineConfig) -> metadata_store.MetadataStore:
   return metadata_store.MetadataStore(connection)
 
 
-def latest_output(store: metadata_store.MetadataStore, config: PipelineConfig, node_id: str,
-                  output_key: str) -> metadata_store_pb2.Artifact | None:
-  """The artifact that the newest finished (or cached) execution of a node output under a key."""
+def latest_execution(store: metadata_store.MetadataStore, config: PipelineConfig,
+                     node_id: str) -> metadata_store_pb2.Execution | None:
+  """The newest finished (or cached) execution of a node of the config's pipeline."""
   context = store.get_context_by_type_and_name('node', f'{config.pipeline_name}.{node_id}')
   if context is None:
     return None
   done = (metadata_store_pb2.Execution.COMPLETE, metadata_store_pb2.Execution.CACHED)
   executions = [e for e in store.get_executions_by_context(context.id)
                 if e.last_known_state in done]
-  if not executions:
+  return max(executions, key=lambda e: e.id) if executions else None
+
+
+def latest_output(store: metadata_store.MetadataStore, config: PipelineConfig, node_id: str,
+                  output_key: str) -> metadata_store_pb2.Artifact | None:
+  """The artifact that the newest finished (or cached) execution of a node output under a key."""
+  latest = latest_execution(store, config, node_id)
+  if latest is None:
     return None
-  latest = max(executions, key=lambda e: e.id)
   artifact_ids = [event.artifact_id for event in store.get_events_by_execution_ids([latest.id])
                   if event.type == metadata_store_pb2.Event.OUTPUT
                   and event.path.steps and event.path.steps[0].key == output_key]
   return store.get_artifacts_by_id(artifact_ids)[0] if artifact_ids else None
+
+
+def trained_with(store: metadata_store.MetadataStore,
+                 config: PipelineConfig) -> hparams.TrainingConfig | None:
+  """The TrainingConfig the newest finished Trainer ran with (its custom_config), if any."""
+  latest = latest_execution(store, config, 'Trainer')
+  if latest is None:
+    return None
+  custom_config = json.loads(latest.custom_properties['custom_config'].string_value)
+  try:
+    return hparams.TrainingConfig.from_custom_config(custom_config)
+  except TypeError as error:  # a run of an older version, with knobs since removed
+    raise ValueError(f'The Trainer under {config.home} ran with knobs this version does not '
+                     f'have ({error}): train again.') from None
 
 
 def load_slice_metrics(evaluation_uri: str) -> dict[str, dict[str, float]]:
@@ -63,6 +86,7 @@ def load_slice_metrics(evaluation_uri: str) -> dict[str, dict[str, float]]:
 
 
 def summarize(config: PipelineConfig) -> RunSummary:
+  """The latest run's metrics per slice, blessing and pushed model, read from the home's MLMD."""
   store = open_store(config)
   evaluation = latest_output(store, config, 'Evaluator', 'evaluation')
   blessing = latest_output(store, config, 'Evaluator', 'blessing')
@@ -77,26 +101,29 @@ def summarize(config: PipelineConfig) -> RunSummary:
       evaluation_uri=evaluation.uri if evaluation else None)
 
 
-SUMMARY_COLUMNS = (('psnr', 'gray_psnr', 'PSNR dB'), ('auc', 'gray_auc', 'AuC %'),
-                   ('delta_colorfulness', 'gray_delta_colorfulness', 'dCF'))
+SUMMARY_METRICS = (('psnr', 'PSNR dB'), ('auc', 'AuC %'), ('delta_colorfulness', 'dCF'))
 
 
-def format_metrics(metrics: dict[str, dict[str, float]]) -> str:
-  """A plain-text table: one row per slice, ours vs. the gray baseline for each metric."""
-  header = f'{"slice":<12}' + ''.join(f'{title + " (gray)":>22}' for _, _, title in SUMMARY_COLUMNS)
-  rows = [header]
-  for name in sorted(metrics, key=lambda s: (s != OVERALL, s)):
-    values = metrics[name]
-    cells = ''.join(f'{values.get(ours, float("nan")):>13.2f} ({values.get(gray, float("nan")):6.2f})'
-                    for ours, gray, _ in SUMMARY_COLUMNS)
-    rows.append(f'{name:<12}{cells}')
-  return '\n'.join(rows)
+def gray_metric(name: str) -> str:
+  """The name of a metric's gray-baseline twin (models/metrics.py: GrayPsnr is gray_psnr)."""
+  return f'gray_{name}'
+
+
+def metrics_table(metrics: dict[str, dict[str, float]]) -> tuple[list[str], list[list[str]]]:
+  """Header and rows for tables.render_table: one row per slice (overall first), each summary
+  metric of ours beside the gray baseline's."""
+  header = ['slice'] + [t for _, title in SUMMARY_METRICS for t in (title, f'{title} (gray)')]
+  rows = [[name] + [f'{metrics[name].get(key, float("nan")):.2f}'
+                    for metric, _ in SUMMARY_METRICS for key in (metric, gray_metric(metric))]
+          for name in sorted(metrics, key=lambda s: (s != OVERALL, s))]
+  return header, rows
 
 
 def format_summary(summary: RunSummary, config: PipelineConfig, log_path: str) -> str:
+  """What `colorization run` prints at the end: the metric table and where everything went."""
   blessed = {None: 'not evaluated', True: 'BLESSED', False: 'NOT blessed'}[summary.blessed]
   lines = ['', 'Evaluation on the test split (ours vs. gray baseline):',
-           format_metrics(summary.metrics), '',
+           tables.render_table(*metrics_table(summary.metrics)), '',
            f'Model: {blessed}',
            f'Pushed model: {summary.pushed_path or "not pushed (model not blessed)"}',
            f'Serving base path: {config.serving_dir}',
