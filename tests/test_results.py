@@ -1,11 +1,17 @@
 """pipeline.results: reading the Evaluator's metrics back; pipeline.tables: rendering them."""
+import json
 import os
 
 import pytest
 import tensorflow as tf
+from ml_metadata import metadata_store
+from ml_metadata.proto import metadata_store_pb2
 from tensorflow_model_analysis.proto import metrics_for_slice_pb2
 
+from colorization.models import hparams
+from colorization.models.hparams import TrainingConfig
 from colorization.pipeline import results, tables
+from colorization.pipeline.config import PipelineConfig
 
 HEADER = ['trained on', 'a<b', 'face']
 ROWS = [['all', '1.00', '22.50'], ['gray | 0', '3.25', '-4.00']]
@@ -76,3 +82,38 @@ def test_metrics_table_puts_overall_first_and_gray_beside_ours():
   assert header[:3] == ['slice', 'PSNR dB', 'PSNR dB (gray)'] and len(header) == 7
   assert [row[0] for row in rows] == [results.OVERALL, 'face']
   assert rows[1][1:3] == ['22.50', '23.00'] and rows[0][2] == 'nan'
+
+
+def _store_with_trainer_runs(home: str, custom_configs: list[dict]) -> PipelineConfig:
+  """An MLMD store under home holding one COMPLETE Trainer execution per custom_config."""
+  config = PipelineConfig(home=home)
+  os.makedirs(home, exist_ok=True)
+  connection = metadata_store_pb2.ConnectionConfig()
+  connection.sqlite.filename_uri = config.metadata_path
+  store = metadata_store.MetadataStore(connection)
+  context_type = store.put_context_type(metadata_store_pb2.ContextType(name='node'))
+  [context_id] = store.put_contexts([metadata_store_pb2.Context(
+      type_id=context_type, name=f'{config.pipeline_name}.Trainer')])
+  execution_type = store.put_execution_type(metadata_store_pb2.ExecutionType(name='Trainer'))
+  for custom_config in custom_configs:
+    execution = metadata_store_pb2.Execution(
+        type_id=execution_type, last_known_state=metadata_store_pb2.Execution.COMPLETE)
+    execution.custom_properties['custom_config'].string_value = json.dumps(custom_config)
+    [execution_id] = store.put_executions([execution])
+    store.put_attributions_and_associations(
+        [], [metadata_store_pb2.Association(context_id=context_id, execution_id=execution_id)])
+  return config
+
+
+def test_trained_with_reads_the_newest_trainers_knobs(tmp_path):
+  first = TrainingConfig(width=48, encoder=hparams.SCRATCH_ENCODER)
+  newest = TrainingConfig(width=16, temperature=0.5, train_classes=('face',))
+  config = _store_with_trainer_runs(str(tmp_path), [
+      first.to_custom_config(), dict(newest.to_custom_config(), code_version='abc')])
+  assert results.trained_with(results.open_store(config), config) == newest
+
+
+def test_trained_with_names_a_run_of_an_older_version(tmp_path):
+  config = _store_with_trainer_runs(str(tmp_path), [{'width': 32, 'energy_match': 0.8}])
+  with pytest.raises(ValueError, match='train again'):
+    results.trained_with(results.open_store(config), config)

@@ -1,4 +1,5 @@
-"""Reads a finished run's outputs from MLMD: per-slice metrics, the blessing, the pushed model."""
+"""Reads a finished run from MLMD (per-slice metrics, blessing, pushed model, the Trainer's knobs)
+and lays its metrics out as a table."""
 import dataclasses
 import json
 import os
