@@ -83,8 +83,8 @@ def cmd_kubeflow_submit(args: argparse.Namespace) -> int:
                        run_name=args.run_name)
 
 
-def _add_pipeline_flags(parser: argparse.ArgumentParser, data_root_required: bool = False) -> None:
-  parser.add_argument('--data-root', required=data_root_required,
+def _add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
+  parser.add_argument('--data-root',
                       help='folder of class sub-folders of photos (COLORIZATION_DATA_ROOT)')
   parser.add_argument('--home', help='where every output goes (COLORIZATION_HOME)')
   parser.add_argument('--epochs', type=int, help='training epochs (COLORIZATION_EPOCHS)')
