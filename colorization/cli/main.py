@@ -60,7 +60,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
   from colorization.serving import server
   return server.serve(args.model_base_path, model_name=args.model_name, host=args.host,
-                      port=args.port)
+                      port=args.port, rest_port=args.rest_port or None)
 
 
 def cmd_colorize(args: argparse.Namespace) -> int:
@@ -109,7 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
   _add_pipeline_flags(report)
   report.set_defaults(func=cmd_report)
 
-  serve = verbs.add_parser('serve', help='serve pushed models over the TF Serving gRPC API')
+  serve = verbs.add_parser('serve',
+                           help='serve pushed models over the TF Serving gRPC and REST APIs')
   serve.add_argument('--model-base-path', required=True, metavar='DIR',
                      help='folder of numbered SavedModel versions; the newest is served and '
                           'newly pushed ones are picked up without restart')
@@ -118,6 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
   serve.add_argument('--host', default='127.0.0.1',
                      help='interface to listen on; 0.0.0.0 for every one (default: %(default)s)')
   serve.add_argument('--port', type=int, default=8500, help='gRPC port (default: %(default)s)')
+  serve.add_argument('--rest-port', type=int, default=8501,
+                     help='REST API port; 0 serves gRPC only (default: %(default)s)')
   serve.set_defaults(func=cmd_serve)
 
   colorize = verbs.add_parser('colorize', help='colorize image files through TF Serving')
