@@ -65,6 +65,27 @@ def test_lab_to_srgb_clips_out_of_gamut_colours():
   assert np.all(np.isfinite(rgb)) and rgb.min() >= 0.0 and rgb.max() <= 1.0
 
 
+def test_fit_gamut_keeps_lightness_and_hue_of_out_of_gamut_colours():
+  rng = np.random.default_rng(3)
+  lab_values = np.stack([rng.uniform(1, 99, 500), rng.uniform(-110, 110, 500),
+                         rng.uniform(-110, 110, 500)], -1).astype(np.float32)
+  fitted = lab.fit_gamut(tf.constant(lab_values)).numpy()
+  np.testing.assert_allclose(fitted[:, 0], lab_values[:, 0])
+  scale = np.linalg.norm(fitted[:, 1:], axis=1) / np.linalg.norm(lab_values[:, 1:], axis=1)
+  assert np.all(scale <= 1.0) and scale.min() < 0.5        # many random colours are outside
+  np.testing.assert_allclose(fitted[:, 1:], lab_values[:, 1:] * scale[:, None], atol=1e-3)
+  back = lab.srgb_to_lab(lab.lab_to_srgb(tf.constant(fitted))).numpy()
+  assert np.abs(back[:, 0] - lab_values[:, 0]).max() < 0.5
+  clipped = lab.srgb_to_lab(lab.lab_to_srgb(tf.constant(lab_values))).numpy()
+  assert np.abs(clipped[:, 0] - lab_values[:, 0]).max() > 5   # what plain clipping does
+
+
+def test_fit_gamut_leaves_colours_inside_the_gamut_alone():
+  rgb = np.random.default_rng(4).uniform(0.0, 1.0, (300, 3)).astype(np.float32)
+  inside = lab.srgb_to_lab(tf.constant(rgb))
+  np.testing.assert_allclose(lab.fit_gamut(inside).numpy(), inside.numpy(), atol=1e-4)
+
+
 def test_batched_images_convert_pixel_by_pixel():
   rgb = np.random.default_rng(1).uniform(0.0, 1.0, (2, 4, 5, 3)).astype(np.float32)
   batched = lab.srgb_to_lab(tf.constant(rgb)).numpy()

@@ -37,7 +37,7 @@ def test_components_carry_the_fingerprint_of_their_code(tmp_path):
   for node_id in ('Transform', 'Trainer'):
     custom_config = json.loads(nodes[node_id].exec_properties['custom_config'])
     assert custom_config['code_version'] == models, node_id
-  assert json.loads(nodes['Trainer'].exec_properties['custom_config'])['seed'] == config.seed
+  assert json.loads(nodes['Trainer'].exec_properties['custom_config'])['seed'] == config.training.seed
 
   example_gen_config = json_format.Parse(
       nodes['FileBasedExampleGen'].exec_properties['custom_config'], example_gen_pb2.CustomConfig())

@@ -24,13 +24,36 @@ def srgb_to_lab(rgb: tf.Tensor) -> tf.Tensor:
   return tf.stack([116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)], axis=-1)
 
 
-def lab_to_srgb(lab: tf.Tensor) -> tf.Tensor:
-  """Lab, shape [..., 3] -> sRGB in [0, 1] (out-of-gamut colours are clipped)."""
+def _lab_to_linear_rgb(lab: tf.Tensor) -> tf.Tensor:
+  """Lab [..., 3] -> linear RGB, unclipped (outside [0, 1] when out of the sRGB gamut)."""
   lightness, a, b = tf.unstack(tf.cast(lab, tf.float32), axis=-1)
   fy = (lightness + 16.0) / 116.0
   f = tf.stack([fy + a / 500.0, fy, fy - b / 200.0], axis=-1)
   xyz = tf.where(f > _DELTA, f ** 3, 3.0 * _DELTA ** 2 * (f - 4.0 / 29.0)) * _WHITE_D65
-  linear = tf.clip_by_value(tf.tensordot(xyz, tf.transpose(_XYZ_TO_RGB), axes=1), 0.0, 1.0)
+  return tf.tensordot(xyz, tf.transpose(_XYZ_TO_RGB), axes=1)
+
+
+def fit_gamut(lab: tf.Tensor, steps: int = 8) -> tf.Tensor:
+  """Lab [..., 3] -> the same L and hue with each pixel's chroma scaled down (bisection, to
+  1 / 2^steps) until it lies in the sRGB gamut, so clipping no longer changes its lightness."""
+  lightness, ab = split_lab(tf.cast(lab, tf.float32))
+
+  def fits(scale):
+    linear = _lab_to_linear_rgb(tf.concat([lightness, ab * scale], -1))
+    return tf.reduce_all((linear >= -1e-4) & (linear <= 1.0 + 1e-4), -1, keepdims=True)
+
+  low, high = tf.zeros_like(lightness), tf.ones_like(lightness)
+  for _ in range(steps):
+    middle = (low + high) / 2.0
+    inside = fits(middle)
+    low, high = tf.where(inside, middle, low), tf.where(inside, high, middle)
+  scale = tf.where(fits(high), high, low)
+  return tf.concat([lightness, ab * scale], -1)
+
+
+def lab_to_srgb(lab: tf.Tensor) -> tf.Tensor:
+  """Lab, shape [..., 3] -> sRGB in [0, 1] (out-of-gamut colours are clipped; see fit_gamut)."""
+  linear = tf.clip_by_value(_lab_to_linear_rgb(lab), 0.0, 1.0)
   rgb = tf.where(linear <= 0.0031308, 12.92 * linear,
                  1.055 * tf.pow(tf.maximum(linear, 0.0031308), 1.0 / 2.4) - 0.055)
   return tf.clip_by_value(rgb, 0.0, 1.0)

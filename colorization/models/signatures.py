@@ -73,7 +73,7 @@ def recolor_png(image_bytes: tf.Tensor, ab: tf.Tensor) -> tf.Tensor:
     y2 = y1 + scale_y * tf.cast(strip_rows - 1, tf.float32) / (size + 1)
     strip_ab = tf.image.crop_and_resize(padded, [[y1, x1, y2, x2]], [0], [strip_rows, width])[0]
     strip_l, _ = lab.split_lab(lab.srgb_to_lab(tf.image.convert_image_dtype(strip, tf.float32)))
-    colored = tf.image.convert_image_dtype(lab.lab_to_srgb(tf.concat([strip_l, strip_ab], -1)),
+    colored = tf.image.convert_image_dtype(lab.lab_to_srgb(lab.fit_gamut(tf.concat([strip_l, strip_ab], -1))),
                                            tf.uint8, saturate=True)
     return i + 1, tf.raw_ops.InplaceUpdate(x=image, i=top + tf.range(strip_rows), v=colored)
 
