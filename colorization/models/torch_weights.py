@@ -68,7 +68,7 @@ def read_state_dict(path: str) -> dict[str, np.ndarray]:
   """Parameter name -> array, for a legacy-format .pth state dict."""
   dtypes: dict[str, type] = {}
   with open(path, 'rb') as f:
-    if _Unpickler(f, dtypes).load() != LEGACY_MAGIC:
+    if f.read(2) == b'PK' or f.seek(0) or _Unpickler(f, dtypes).load() != LEGACY_MAGIC:
       raise ValueError(f'{path}: not a legacy PyTorch file (zip-format files are not supported)')
     _Unpickler(f, dtypes).load()  # protocol version
     _Unpickler(f, dtypes).load()  # system info
