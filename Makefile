@@ -31,7 +31,7 @@ test-fast: setup
 	$(PYTEST) -m "not slow"
 
 bench: setup
-	$(PY) -m bench.pipeline $(ARGS)
+	$(PY) -m bench.pipeline --data-root $(DATA) $(ARGS)
 
 clean:
 	rm -rf $(VENV) home

@@ -1,6 +1,6 @@
 """Pipeline benchmark: Transform and Trainer throughput against bare TensorFlow, in one process.
 
-    python -m bench.pipeline [--data-root DIR] [--images N] [--batch-size B] [--train-steps S]
+    python -m bench.pipeline --data-root DIR [--images N] [--batch-size B] [--train-steps S]
 
 Transform: the real TFX Transform executor (models.preprocessing.preprocessing_fn, the pipeline's
 splits and Beam arguments) on the raw tf.Examples our ExampleGen writes, against a bare tf.data
@@ -30,7 +30,6 @@ import zlib
 os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
-DEFAULT_DATA_ROOT = '/work/shared/data/colorization-3class'
 SPLITS = ('train', 'eval', 'test')
 TRANSFORM_TARGET = 0.5
 TRAINER_TARGET = 0.9
@@ -237,7 +236,7 @@ def raw_examples_dataset(raw_dir: str, tft_output, config):
   from tfx.components.util import tfxio_utils
   from tfx.types import artifact_utils, standard_artifacts
   from tfx_bsl.public import tfxio
-  from colorization.models import features, trainer
+  from colorization.models import features, preprocessing, trainer
   examples = standard_artifacts.Examples()
   examples.uri = raw_dir
   examples.split_names = artifact_utils.encode_split_names(list(SPLITS))
@@ -249,9 +248,8 @@ def raw_examples_dataset(raw_dir: str, tft_output, config):
   tft_layer = tft_output.transform_features_layer()
 
   def to_pair(batch):
-    transformed = tft_layer(batch)
-    lightness, ab = trainer.augment(transformed[features.L_KEY], transformed[features.AB_KEY],
-                                    config.crop_size)
+    lightness, ab = preprocessing.decode_lab(tft_layer(batch)[features.LAB_PNG_KEY])
+    lightness, ab = trainer.augment(lightness, ab, config.crop_size)
     stride = features.OUTPUT_STRIDE
     return lightness, tf.nn.avg_pool2d(ab, stride, stride, 'VALID')
 
@@ -302,8 +300,8 @@ def time_input_pipeline(dataset, steps: int) -> tuple[float, float]:
 
 def main(argv=None) -> int:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument('--data-root', default=DEFAULT_DATA_ROOT,
-                      help='DATA_ROOT/<class>/<images> (default: a slice of %(default)s)')
+  parser.add_argument('--data-root', required=True,
+                      help='photos as DATA_ROOT/<class>/<images>; the first --images are used')
   parser.add_argument('--images', type=int, default=120, help='images to use (default 120)')
   parser.add_argument('--batch-size', type=int, default=16, help='training batch (default 16)')
   parser.add_argument('--train-steps', type=int, default=10,

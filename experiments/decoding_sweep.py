@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from colorization.models import ab_bins, features, metrics, trainer
+from colorization.models import ab_bins, features, metrics, preprocessing, trainer
 from colorization.pipeline import config as config_lib
 from colorization.pipeline import results, tables
 
@@ -60,7 +60,7 @@ def score_decodings(config: config_lib.PipelineConfig, split: str = 'eval',
   spec = run.tft_output.transformed_feature_spec()
   files = tf.io.gfile.glob(os.path.join(run.transformed_uri, f'Split-{split}', '*'))
   dataset = tf.data.TFRecordDataset(files, compression_type='GZIP').batch(16).map(
-      lambda records: tf.io.parse_example(records, spec))
+      lambda records: preprocessing.decoded_features(tf.io.parse_example(records, spec)))
   decodings = [(t, g) for t in temperatures for g in gains]
   scores = {decoding: {} for decoding in decodings}
   for batch in dataset:

@@ -41,9 +41,9 @@ def score_photos(config: config_lib.PipelineConfig, split: str = 'eval') -> list
   scores = []
   for start in range(0, len(rows), BATCH):
     batch = rows[start:start + BATCH]
-    lab_true = preprocessing.image_bytes_to_lab(
-        tf.constant([row[features.IMAGE_KEY] for row in batch]))
-    lightness, ab_true = lab.split_lab(lab_true)
+    lightness, ab_true = preprocessing.decode_lab(preprocessing.encode_lab(
+        preprocessing.image_bytes_to_lab(tf.constant([row[features.IMAGE_KEY] for row in batch]))))
+    lab_true = tf.concat([lightness, ab_true], -1)
     ab_pred = tf.image.resize(run.bins.annealed_mean(run.network(lightness, training=False)),
                               [features.IMAGE_SIZE] * 2)
     rgb_true = lab.lab_to_srgb(lab_true)

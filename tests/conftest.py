@@ -18,12 +18,20 @@ SMALL_RUN_FLAGS = ['--train-steps', '6', '--epochs', '1', '--batch-size', '4']
 BAD_FILES = ('face/truncated.jpg', 'animal/not_an_image.jpg')
 
 
+# Module-scoped fixtures that run pipelines, servers or compilers: their tests share one worker.
+MODULE_RUNS = ('experiment_home', 'failed_runs', 'runs', 'compiled', 'small_export')
+
+
 def pytest_collection_modifyitems(items) -> None:
   """Under `pytest -n` (xdist, --dist loadgroup) every test of the shared pipeline run goes to one
-  worker, so that run happens once rather than once per worker."""
+  worker, and so do the tests of each module's own expensive fixture: each runs once, not once
+  per worker."""
   for item in items:
-    if 'pipeline_home' in getattr(item, 'fixturenames', ()):
+    names = getattr(item, 'fixturenames', ())
+    if 'pipeline_home' in names:
       item.add_marker(pytest.mark.xdist_group('pipeline_home'))
+    elif any(name in names for name in MODULE_RUNS):
+      item.add_marker(pytest.mark.xdist_group(item.module.__name__))
 
 
 @pytest.fixture(scope='session')

@@ -150,7 +150,8 @@ def test_end_to_end_pipeline_model_served_and_colorized(pushed_model_dir, tmp_pa
     s.bind(('127.0.0.1', 0))
     port = s.getsockname()[1]
   server = subprocess.Popen([COLORIZATION, 'serve', '--model-base-path',
-                             os.path.dirname(pushed_model_dir), '--port', str(port)],
+                             os.path.dirname(pushed_model_dir), '--port', str(port),
+                             '--rest-port', '0'],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
   try:
     wait_until_serving(f'127.0.0.1:{port}', server)

@@ -154,14 +154,19 @@ def test_bad_files_are_skipped_and_reported(store, nodes):
 
 
 def test_transformed_examples_hold_lab_tensors(store, nodes):
+  import tensorflow as tf
+  from colorization.models import ab_bins, features, preprocessing
   transformed = only_output(store, nodes, 'Transform', 'Examples')
   assert json.loads(transformed.properties['split_names'].string_value) == list(SPLITS)
   (record, *_) = read_examples(os.path.join(transformed.uri, 'Split-test'))
   feature = record.features.feature
-  assert len(feature['L'].float_list.value) == 224 * 224
-  assert len(feature['ab'].float_list.value) == 224 * 224 * 2
-  lightness = feature['L'].float_list.value
-  assert 0.0 <= min(lightness) and max(lightness) <= 100.5
+  (lab_png,) = feature[features.LAB_PNG_KEY].bytes_list.value
+  lightness, ab = (t.numpy() for t in preprocessing.decode_lab(tf.constant([lab_png])))
+  assert lightness.shape == (1, 224, 224, 1) and ab.shape == (1, 224, 224, 2)
+  assert 0.0 <= lightness.min() and lightness.max() <= 100.0 and lightness.std() > 1.0
+  assert -128.0 <= ab.min() and ab.max() <= 127.0
+  histogram = feature[features.AB_HISTOGRAM_KEY].float_list.value
+  assert len(histogram) == ab_bins.GRID_BINS and min(histogram) >= 0.0 and sum(histogram) > 0.0
 
 
 def test_pushed_model_is_a_versioned_saved_model(store, nodes, pipeline_home, pushed_model_dir):

@@ -282,11 +282,12 @@ def test_serve_shuts_down_cleanly_on_signal(small_export, tmp_path, signum):
   shutil.copytree(small_export, tmp_path / '5')
   port = free_port()
   process = subprocess.Popen([COLORIZATION, 'serve', '--model-base-path', str(tmp_path),
-                              '--port', str(port)], stdout=subprocess.PIPE, text=True)
+                              '--port', str(port), '--rest-port', '0'],
+                             stdout=subprocess.PIPE, text=True)
   try:
     assert f'127.0.0.1:{port}' in process.stdout.readline()
     assert model_status(f'127.0.0.1:{port}') == {5: (AVAILABLE, '')}
     process.send_signal(signum)
-    assert process.wait(timeout=30) == 0
+    assert process.wait(timeout=120) == 0
   finally:
     process.kill()

@@ -12,6 +12,8 @@ WIDTH_KEY = 'width'
 HEIGHT_KEY = 'height'
 
 # Transformed features written by Transform.
+LAB_PNG_KEY = 'lab_png'          # the image's Lab as a uint8 PNG (preprocessing.encode_lab)
+# Decoded from it for the network (preprocessing.decode_lab) and its serving inputs/outputs.
 L_KEY = 'L'                      # lightness, [IMAGE_SIZE, IMAGE_SIZE, 1], Lab units 0..100
 AB_KEY = 'ab'                    # colour target, [IMAGE_SIZE, IMAGE_SIZE, 2], Lab units
 AB_HISTOGRAM_KEY = 'ab_histogram'  # full-pass training-set counts over the ab grid

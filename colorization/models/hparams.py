@@ -23,7 +23,7 @@ class TrainingConfig:
   rebalance_mix: float = ab_bins.REBALANCE_LAMBDA   # lambda: 1 = no rebalancing (plain CE)
   encoder: str = PRETRAINED_ENCODER             # one of ENCODERS
   encoder_weights: str = ''                     # .pth file; '' = the weights package's
-  fine_tune_steps: int = 0                      # last steps with the pretrained encoder trainable
+  fine_tune_fraction: float = 1 / 3             # share of the steps, last, with the encoder trainable
   fine_tune_learning_rate: float = 1e-4
   warm_start: bool = False
   train_classes: tuple[str, ...] = ()           # empty = every class; else train on these only

@@ -4,6 +4,9 @@ import tensorflow_transform as tft
 
 from colorization.models import ab_bins, features, lab
 
+_LAB_TO_BYTE_SCALE = tf.constant([2.55, 1.0, 1.0])
+_LAB_TO_BYTE_OFFSET = tf.constant([0.0, 128.0, 128.0])
+
 
 def decode_rgb(image_bytes: tf.Tensor) -> tf.Tensor:
   """JPEG/PNG/BMP/GIF bytes (any mode) -> uint8 RGB [H, W, 3]; first frame of an animation."""
@@ -26,15 +29,40 @@ def image_bytes_to_lab(image_bytes: tf.Tensor) -> tf.Tensor:
                        [features.IMAGE_SIZE, features.IMAGE_SIZE, 3], tf.float32))
 
 
+def encode_lab(image_lab: tf.Tensor) -> tf.Tensor:
+  """Lab [B, S, S, 3] -> PNG [B] of uint8 (L * 2.55, a + 128, b + 128): the compact transformed
+  form (steps of 0.39 L and 1 ab unit; the sRGB gamut's a and b lie within -128..127)."""
+  quantized = tf.cast(tf.round(tf.clip_by_value(
+      image_lab * _LAB_TO_BYTE_SCALE + _LAB_TO_BYTE_OFFSET, 0.0, 255.0)), tf.uint8)
+  return tf.map_fn(tf.io.encode_png, quantized, fn_output_signature=tf.string)
+
+
+def decode_lab(lab_png: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+  """encode_lab's PNG [B] -> (L [B, S, S, 1], ab [B, S, S, 2]) float32 in Lab units: how the
+  Trainer's input pipeline and the transform_features signature read the transformed images."""
+  size = features.IMAGE_SIZE
+  quantized = tf.map_fn(lambda png: tf.io.decode_png(png, channels=3), tf.reshape(lab_png, [-1]),
+                        fn_output_signature=tf.TensorSpec([size, size, 3], tf.uint8))
+  image_lab = (tf.cast(quantized, tf.float32) - _LAB_TO_BYTE_OFFSET) / _LAB_TO_BYTE_SCALE
+  return lab.split_lab(image_lab)
+
+
+def decoded_features(transformed: dict) -> dict:
+  """Transform's output with the Lab PNG replaced by float L and ab (features.L_KEY, AB_KEY)."""
+  decoded = {k: v for k, v in transformed.items() if k != features.LAB_PNG_KEY}
+  decoded[features.L_KEY], decoded[features.AB_KEY] = decode_lab(transformed[features.LAB_PNG_KEY])
+  return decoded
+
+
 def preprocessing_fn(inputs: dict) -> dict:
-  """tf.Transform: encoded image -> L (input) and ab (target); full-pass ab histogram."""
+  """tf.Transform: encoded image -> Lab PNG (L input, ab target); full-pass ab histogram."""
   image_bytes = tf.reshape(inputs[features.IMAGE_KEY], [-1])
-  lightness, ab = lab.split_lab(image_bytes_to_lab(image_bytes))
-  pooled_ab = tf.nn.avg_pool2d(ab, features.OUTPUT_STRIDE, features.OUTPUT_STRIDE, 'VALID')
+  image_lab = image_bytes_to_lab(image_bytes)
+  pooled_ab = tf.nn.avg_pool2d(lab.split_lab(image_lab)[1], features.OUTPUT_STRIDE,
+                               features.OUTPUT_STRIDE, 'VALID')
   histogram = tft.sum(ab_bins.grid_histogram(pooled_ab), reduce_instance_dims=False)
   return {
-      features.L_KEY: lightness,
-      features.AB_KEY: ab,
+      features.LAB_PNG_KEY: encode_lab(image_lab),
       features.LABEL_KEY: tf.reshape(inputs[features.LABEL_KEY], [-1, 1]),
       features.AB_HISTOGRAM_KEY: tf.tile(
           tf.reshape(histogram, [1, ab_bins.GRID_BINS]), [tf.shape(image_bytes)[0], 1]),

@@ -115,11 +115,12 @@ def make_signatures(model: tf.keras.Model, bins: ab_bins.AbBins,
 
   @tf.function(input_signature=[tf.TensorSpec([None], tf.string, features.EXAMPLES_KEY)])
   def transform_features(examples):
-    return tft_layer(tf.io.parse_example(examples, raw_spec))
+    return preprocessing.decoded_features(tft_layer(tf.io.parse_example(examples, raw_spec)))
 
   @tf.function(input_signature=[tf.TensorSpec([None], tf.string, features.EXAMPLES_KEY)])
   def serving_examples(examples):
-    lightness = tft_layer(tf.io.parse_example(examples, raw_spec))[features.L_KEY]
+    transformed = tft_layer(tf.io.parse_example(examples, raw_spec))
+    lightness, _ = preprocessing.decode_lab(transformed[features.LAB_PNG_KEY])
     return {features.LAB_PRED_KEY: tf.concat([lightness, predict_ab(model, bins, lightness)], -1)}
 
   return {

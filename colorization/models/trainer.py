@@ -9,11 +9,11 @@ import tensorflow_transform as tft
 from absl import logging
 from tfx_bsl.public import tfxio
 
-from colorization.models import ab_bins, features, hparams, network, signatures
+from colorization.models import ab_bins, features, hparams, network, preprocessing, signatures
 from colorization.models.hparams import TrainingConfig
 
 WARM_START_FILE = 'warm_start_weights.npz'
-SHUFFLE_BUFFER = 256  # examples; each is ~0.6 MB of float32 L and ab
+SHUFFLE_BUFFER = 256  # examples, shuffled before their Lab PNG is decoded
 
 
 def read_ab_histogram(tft_output: tft.TFTransformOutput, files: list[str]) -> np.ndarray:
@@ -60,7 +60,7 @@ def make_dataset(fn_args, tft_output: tft.TFTransformOutput, files: list[str],
     ).batch(config.batch_size, drop_remainder=training)
 
   def to_pair(batch):
-    lightness, ab = batch[features.L_KEY], batch[features.AB_KEY]
+    lightness, ab = preprocessing.decode_lab(batch[features.LAB_PNG_KEY])
     if training:
       lightness, ab = augment(lightness, ab, config.crop_size)
     stride = features.OUTPUT_STRIDE
@@ -124,7 +124,8 @@ def run_fn(fn_args) -> None:
   bins = make_bins(config, tft_output, fn_args.train_files)
   logging.info('ab bins in gamut: %d', bins.size)
 
-  fine_tune_steps = min(config.fine_tune_steps, fn_args.train_steps - 1)
+  fine_tune_steps = min(round(config.fine_tune_fraction * fn_args.train_steps),
+                        fn_args.train_steps - 1)
   if config.encoder != hparams.PRETRAINED_ENCODER:
     fine_tune_steps = 0
   steps_per_epoch = max(1, (fn_args.train_steps - fine_tune_steps) // config.epochs)

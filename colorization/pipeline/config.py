@@ -20,7 +20,7 @@ class PipelineConfig:
   schema_dir: str = os.path.join(PACKAGE_ROOT, 'schema')
   split_ratios: tuple[int, int, int] = (8, 1, 1)       # train / eval / test hash buckets
   # Transform's own pre/post-transform statistics: off, StatisticsGen already covers the raw
-  # examples and TFDV over 224x224 float tensors costs more than the transform itself.
+  # examples and the transformed ones are Lab PNGs TFDV cannot describe.
   transform_statistics: bool = False
   # Trainer: TrainArgs / EvalArgs steps here, every other knob in models/hparams.py
   train_steps: int = 40

@@ -681,7 +681,8 @@ def serve(model_base_path: str, model_name: str, host: str, port: int,
   rest = f' and {server.rest_address} (REST API)' if server.rest_server else ''
   print(f'Serving {model_name!r} version {server.versions.current.version} on {server.address} '
         f'(TF Serving gRPC API){rest}; Ctrl-C stops.', flush=True)
-  stop.wait()
+  while not stop.wait(1.0):  # a timed wait lets the signal handler run promptly
+    pass
   print('Stopping: finishing running requests.', flush=True)
   server.stop()
   return 0
