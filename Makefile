@@ -22,7 +22,7 @@ run: setup
 	$(VENV)/bin/colorization run --home $(HOME_DIR) $(if $(DATA),--data-root $(DATA)) $(ARGS)
 
 # Two xdist workers (the machines have 2 cores): the end-to-end pipeline runs overlap.
-PYTEST := $(PY) -m pytest tests -q -n 2 --dist loadgroup
+PYTEST := $(PY) -m pytest tests -q -n 2 --dist loadgroup --durations=15
 
 test: setup
 	$(PYTEST)

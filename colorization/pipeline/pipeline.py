@@ -51,7 +51,7 @@ def blessing_thresholds(config: PipelineConfig) -> dict[type, tfma.MetricThresho
 
 
 def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
-  """Colorization metrics overall and per class, with the blessing gates on the overall slice."""
+  """Colorization metrics overall and per class, the blessing gates checked on every slice."""
   thresholds = blessing_thresholds(config)
   metric_configs = [
       tfma.MetricConfig(class_name=metric.__name__, module=metrics.__name__,
