@@ -18,7 +18,8 @@ SMALL_RUN_FLAGS = ['--train-steps', '6', '--epochs', '1', '--batch-size', '4']
 BAD_FILES = ('face/truncated.jpg', 'animal/not_an_image.jpg')
 
 
-# Module-scoped fixtures that run pipelines, servers or compilers: their tests share one worker.
+# Fixtures that run pipelines, servers or compilers: their tests share one worker. The costly ones
+# are session-scoped, so a worker that interleaves other modules' tests does not rebuild them.
 MODULE_RUNS = ('experiment_home', 'failed_runs', 'runs', 'compiled', 'small_export')
 
 

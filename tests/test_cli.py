@@ -32,7 +32,7 @@ def test_help_lists_every_verb_without_heavy_imports():
   assert imported.stdout.strip().splitlines()[-1] == '[]', imported.stdout
 
 
-@pytest.fixture(scope='module')
+@pytest.fixture(scope='session')
 def failed_runs(tmp_path_factory) -> dict[str, tuple[str, subprocess.CompletedProcess]]:
   """Case -> (path the error must name, finished `colorization run`); run side by side."""
   tmp = tmp_path_factory.mktemp('cli')

@@ -7,7 +7,7 @@ from colorization.pipeline import config as config_lib
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope='module')
+@pytest.fixture(scope='session')
 def scores(pipeline_home) -> dict:
   config = config_lib.from_env(home=pipeline_home)
   return decoding_sweep.score_decodings(config, 'eval', (0.38, 1.0), (0.0, 1.0, 2.0))

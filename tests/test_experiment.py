@@ -41,7 +41,7 @@ def test_a_bad_data_root_is_one_line(tmp_path):
 CLASSES = ('animal', 'face')  # two of the three: three pipeline runs (two specialists, all)
 
 
-@pytest.fixture(scope='module')
+@pytest.fixture(scope='session')
 def experiment_home(demo_data_root, tmp_path_factory) -> str:
   data_root = tmp_path_factory.mktemp('two_classes')
   for name in CLASSES:

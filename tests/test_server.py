@@ -26,7 +26,7 @@ AVAILABLE = get_model_status_pb2.ModelVersionStatus.State.AVAILABLE
 END = get_model_status_pb2.ModelVersionStatus.State.END
 
 
-@pytest.fixture(scope='module')
+@pytest.fixture(scope='session')
 def small_export(tmp_path_factory) -> str:
   """A SavedModel with the real serving_default and colorize_image graphs around a tiny network."""
   bins = ab_bins.AbBins(np.ones(ab_bins.GRID_BINS))
@@ -56,7 +56,7 @@ def start_server(base_path: str) -> server_lib.ModelServer:
   return server
 
 
-@pytest.fixture(scope='module')
+@pytest.fixture(scope='session')
 def address(small_export, tmp_path_factory) -> str:
   base = tmp_path_factory.mktemp('base')
   shutil.copytree(small_export, base / '1')

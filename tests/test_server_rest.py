@@ -26,7 +26,7 @@ AVAILABLE = {'model_version_status': [
     {'version': '1', 'state': 'AVAILABLE', 'status': {'error_code': 'OK', 'error_message': ''}}]}
 
 
-@pytest.fixture(scope='module')
+@pytest.fixture(scope='session')
 def server(small_export, tmp_path_factory) -> server_lib.ModelServer:
   base = tmp_path_factory.mktemp('rest_base')
   shutil.copytree(small_export, base / '1')
