@@ -23,10 +23,11 @@ BAD_FILES = ('face/truncated.jpg', 'animal/not_an_image.jpg')
 MODULE_RUNS = ('experiment_home', 'failed_runs', 'runs', 'compiled', 'small_export')
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items) -> None:
   """Under `pytest -n` (xdist, --dist loadgroup) every test of the shared pipeline run goes to one
   worker, and so do the tests of each module's own expensive fixture: each runs once, not once
-  per worker."""
+  per worker. Runs before xdist's own hook, which turns these marks into `@group` node ids."""
   for item in items:
     names = getattr(item, 'fixturenames', ())
     if 'pipeline_home' in names:
