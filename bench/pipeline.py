@@ -84,14 +84,15 @@ def write_raw_examples(data_root: str, files: list, out_dir: str) -> tuple[str, 
 # --- Transform -----------------------------------------------------------------------------------
 
 def bare_preprocessing(paths: list[str], batch_size: int = 32):
-  """A tf.data pass over the files doing preprocessing_fn's per-image work; returns seconds."""
+  """A tf.data pass over the files doing preprocessing_fn's per-image work (decode, resize, Lab,
+  histogram, the Lab PNG); returns seconds."""
   import tensorflow as tf
   from colorization.models import ab_bins, features, lab, preprocessing
 
   def per_batch(image_lab):
-    lightness, ab = lab.split_lab(image_lab)
-    pooled = tf.nn.avg_pool2d(ab, features.OUTPUT_STRIDE, features.OUTPUT_STRIDE, 'VALID')
-    return lightness, ab, tf.reduce_sum(ab_bins.grid_histogram(pooled), 0)
+    pooled = tf.nn.avg_pool2d(lab.split_lab(image_lab)[1], features.OUTPUT_STRIDE,
+                              features.OUTPUT_STRIDE, 'VALID')
+    return preprocessing.encode_lab(image_lab), tf.reduce_sum(ab_bins.grid_histogram(pooled), 0)
 
   dataset = (tf.data.Dataset.from_tensor_slices(paths)
              .map(tf.io.read_file, num_parallel_calls=tf.data.AUTOTUNE)
@@ -102,8 +103,8 @@ def bare_preprocessing(paths: list[str], batch_size: int = 32):
              .prefetch(tf.data.AUTOTUNE))
   start = time.perf_counter()
   count = 0
-  for lightness, _, _ in dataset:
-    count += int(lightness.shape[0])
+  for lab_png, _ in dataset:
+    count += int(lab_png.shape[0])
   assert count == len(paths)
   return time.perf_counter() - start
 
@@ -120,7 +121,7 @@ def transform_executor(raw_dir: str, out_dir: str, disable_statistics: bool,
   from colorization.pipeline import config as config_lib
   from colorization.pipeline.pipeline import PREPROCESSING_FN
 
-  config = config_lib.PipelineConfig()
+  config = config_lib.from_env()
   examples = standard_artifacts.Examples()
   examples.uri = raw_dir
   examples.split_names = artifact_utils.encode_split_names(list(SPLITS))
@@ -168,7 +169,7 @@ def tft_beam_in_memory(raw_dir: str, work_dir: str) -> float:
   from colorization.models import preprocessing
   from colorization.pipeline import config as config_lib
 
-  config = config_lib.PipelineConfig()
+  config = config_lib.from_env()
   schema = io_utils.SchemaReader().read(os.path.join(config.schema_dir, 'schema.pbtxt'))
   records = [r.numpy() for r in tf.data.TFRecordDataset(
       tf.io.gfile.glob(os.path.join(raw_dir, 'Split-*', '*')), compression_type='GZIP')]
@@ -350,10 +351,10 @@ def _run(args, work: str) -> int:
   log(f'bare tf.data preprocessing: cold {bare_times[0]:.2f} s, warm {bare_times[1]:.2f} s, '
       f'{n_small} images {bare_small:.2f} s')
   bare = min(bare_times)
-  rows.append(('transform', 'bare tf.data decode+resize+Lab+histogram', bare, n, 'warm pass'))
+  rows.append(('transform', 'bare tf.data decode+resize+Lab+histogram+PNG', bare, n, 'warm pass'))
   rows.append(('transform', '  bare tf.data, first (cold) pass', bare_times[0], n, 'tracing'))
   from colorization.pipeline import config as config_lib
-  pipeline_no_stats = not config_lib.PipelineConfig().transform_statistics
+  pipeline_no_stats = not config_lib.from_env().transform_statistics
   seconds, uris = transform_executor(raw_dir, os.path.join(work, 'transform'), pipeline_no_stats)
   log(f'Transform executor (pipeline settings): {seconds:.1f} s')
   rows.append(('transform', 'TFX Transform executor (as in the pipeline)', seconds, n,

@@ -11,17 +11,24 @@ _RGB_TO_XYZ = tf.constant([[0.4124564, 0.3575761, 0.1804375],
 _XYZ_TO_RGB = tf.linalg.inv(_RGB_TO_XYZ)
 _WHITE_D65 = tf.constant([0.95047, 1.0, 1.08883], tf.float32)
 _DELTA = 6.0 / 29.0
+# Lab from f = (fx, fy, fz): L = 116 fy - 16, a = 500 (fx - fy), b = 200 (fy - fz), as one matrix.
+_F_TO_LAB = tf.constant([[0.0, 500.0, 0.0], [116.0, -500.0, 200.0], [0.0, 0.0, -200.0]], tf.float32)
+_LAB_OFFSET = tf.constant([-16.0, 0.0, 0.0], tf.float32)
+
+
+def _power(x: tf.Tensor, exponent: float, floor: float) -> tf.Tensor:
+  """max(x, floor) ** exponent as exp(exponent * log(.)): a third of tf.pow's time on CPU."""
+  return tf.exp(exponent * tf.math.log(tf.maximum(x, floor)))
 
 
 def srgb_to_lab(rgb: tf.Tensor) -> tf.Tensor:
   """sRGB in [0, 1], shape [..., 3] -> Lab (L in 0..100, a and b about -110..110)."""
   rgb = tf.clip_by_value(tf.cast(rgb, tf.float32), 0.0, 1.0)
-  linear = tf.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+  linear = tf.where(rgb <= 0.04045, rgb / 12.92, _power((rgb + 0.055) / 1.055, 2.4, 0.04))
   xyz = tf.tensordot(linear, tf.transpose(_RGB_TO_XYZ), axes=1) / _WHITE_D65
-  f = tf.where(xyz > _DELTA ** 3, tf.pow(tf.maximum(xyz, _DELTA ** 3), 1.0 / 3.0),
+  f = tf.where(xyz > _DELTA ** 3, _power(xyz, 1.0 / 3.0, _DELTA ** 3),
                xyz / (3.0 * _DELTA ** 2) + 4.0 / 29.0)
-  fx, fy, fz = tf.unstack(f, axis=-1)
-  return tf.stack([116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)], axis=-1)
+  return tf.tensordot(f, _F_TO_LAB, axes=1) + _LAB_OFFSET
 
 
 def _lab_to_linear_rgb(lab: tf.Tensor) -> tf.Tensor:
@@ -55,7 +62,7 @@ def lab_to_srgb(lab: tf.Tensor) -> tf.Tensor:
   """Lab, shape [..., 3] -> sRGB in [0, 1] (out-of-gamut colours are clipped; see fit_gamut)."""
   linear = tf.clip_by_value(_lab_to_linear_rgb(lab), 0.0, 1.0)
   rgb = tf.where(linear <= 0.0031308, 12.92 * linear,
-                 1.055 * tf.pow(tf.maximum(linear, 0.0031308), 1.0 / 2.4) - 0.055)
+                 1.055 * _power(linear, 1.0 / 2.4, 0.0031308) - 0.055)
   return tf.clip_by_value(rgb, 0.0, 1.0)
 
 

@@ -31,10 +31,12 @@ def image_bytes_to_lab(image_bytes: tf.Tensor) -> tf.Tensor:
 
 def encode_lab(image_lab: tf.Tensor) -> tf.Tensor:
   """Lab [B, S, S, 3] -> PNG [B] of uint8 (L * 2.55, a + 128, b + 128): the compact transformed
-  form (steps of 0.39 L and 1 ab unit; the sRGB gamut's a and b lie within -128..127)."""
+  form (steps of 0.39 L and 1 ab unit; the sRGB gamut's a and b lie within -128..127). zlib level 1:
+  a sixth of the default level's time for 67 KB instead of 57 KB per 224² image."""
   quantized = tf.cast(tf.round(tf.clip_by_value(
       image_lab * _LAB_TO_BYTE_SCALE + _LAB_TO_BYTE_OFFSET, 0.0, 255.0)), tf.uint8)
-  return tf.map_fn(tf.io.encode_png, quantized, fn_output_signature=tf.string)
+  return tf.map_fn(lambda image: tf.io.encode_png(image, compression=1), quantized,
+                   fn_output_signature=tf.string)
 
 
 def decode_lab(lab_png: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
