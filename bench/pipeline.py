@@ -87,12 +87,11 @@ def bare_preprocessing(paths: list[str], batch_size: int = 32):
   """A tf.data pass over the files doing preprocessing_fn's per-image work (decode, resize, Lab,
   histogram, the Lab PNG); returns seconds."""
   import tensorflow as tf
-  from colorization.models import ab_bins, features, lab, preprocessing
+  from colorization.models import ab_bins, lab, preprocessing
 
   def per_batch(image_lab):
-    pooled = tf.nn.avg_pool2d(lab.split_lab(image_lab)[1], features.OUTPUT_STRIDE,
-                              features.OUTPUT_STRIDE, 'VALID')
-    return preprocessing.encode_lab(image_lab), tf.reduce_sum(ab_bins.grid_histogram(pooled), 0)
+    pooled_ab = preprocessing.pool_ab(lab.split_lab(image_lab)[1])
+    return preprocessing.encode_lab(image_lab), tf.reduce_sum(ab_bins.grid_histogram(pooled_ab), 0)
 
   dataset = (tf.data.Dataset.from_tensor_slices(paths)
              .map(tf.io.read_file, num_parallel_calls=tf.data.AUTOTUNE)
@@ -251,8 +250,7 @@ def raw_examples_dataset(raw_dir: str, tft_output, config):
   def to_pair(batch):
     lightness, ab = preprocessing.decode_lab(tft_layer(batch)[features.LAB_PNG_KEY])
     lightness, ab = trainer.augment(lightness, ab, config.crop_size)
-    stride = features.OUTPUT_STRIDE
-    return lightness, tf.nn.avg_pool2d(ab, stride, stride, 'VALID')
+    return lightness, preprocessing.pool_ab(ab)
 
   return dataset.map(to_pair, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 

@@ -63,8 +63,7 @@ def make_dataset(fn_args, tft_output: tft.TFTransformOutput, files: list[str],
     lightness, ab = preprocessing.decode_lab(batch[features.LAB_PNG_KEY])
     if training:
       lightness, ab = augment(lightness, ab, config.crop_size)
-    stride = features.OUTPUT_STRIDE
-    return lightness, tf.nn.avg_pool2d(ab, stride, stride, 'VALID')
+    return lightness, preprocessing.pool_ab(ab)
 
   return dataset.map(to_pair, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
