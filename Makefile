@@ -12,7 +12,7 @@ ARGS ?=
 $(VENV)/.installed: requirements.lock setup.py
 	test -x $(PY) || $(PYTHON_310) -m venv $(VENV)
 	$(PY) -m pip install --quiet uv==0.13.9
-	$(UV) pip install --python $(PY) --quiet -r requirements.lock
+	$(UV) pip install --python $(PY) --quiet --compile-bytecode -r requirements.lock
 	$(UV) pip install --python $(PY) --quiet --no-deps -e .
 	touch $@
 

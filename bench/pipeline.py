@@ -87,16 +87,20 @@ def bare_preprocessing(paths: list[str], batch_size: int = 32):
   """A tf.data pass over the files doing preprocessing_fn's per-image work (decode, resize, Lab,
   histogram, the Lab PNG); returns seconds."""
   import tensorflow as tf
-  from colorization.models import ab_bins, lab, preprocessing
+  from colorization.models import features, preprocessing
 
-  def per_batch(image_lab):
-    pooled_ab = preprocessing.pool_ab(lab.split_lab(image_lab)[1])
-    return preprocessing.encode_lab(image_lab), tf.reduce_sum(ab_bins.grid_histogram(pooled_ab), 0)
+  def per_image(image_bytes):
+    rgb = preprocessing.decode_rgb(image_bytes)
+    return (preprocessing.rgb_to_model_lab(rgb),
+            preprocessing.rgb_to_model_lab(rgb, features.PREDICTION_SIZE))
+
+  def per_batch(image_lab, histogram_lab):
+    return (preprocessing.encode_lab(image_lab),
+            tf.reduce_sum(preprocessing.histogram_ab(histogram_lab), 0))
 
   dataset = (tf.data.Dataset.from_tensor_slices(paths)
              .map(tf.io.read_file, num_parallel_calls=tf.data.AUTOTUNE)
-             .map(lambda b: preprocessing.rgb_to_model_lab(preprocessing.decode_rgb(b)),
-                  num_parallel_calls=tf.data.AUTOTUNE)
+             .map(per_image, num_parallel_calls=tf.data.AUTOTUNE)
              .batch(batch_size)
              .map(per_batch)
              .prefetch(tf.data.AUTOTUNE))

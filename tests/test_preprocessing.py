@@ -2,7 +2,7 @@
 import numpy as np
 import tensorflow as tf
 
-from colorization.models import features, lab, preprocessing
+from colorization.models import ab_bins, features, lab, preprocessing
 
 SIZE = features.IMAGE_SIZE
 
@@ -48,3 +48,18 @@ def test_decoded_features_swap_the_png_for_l_and_ab_and_keep_the_rest():
   decoded = preprocessing.decoded_features(transformed)
   assert set(decoded) == {features.L_KEY, features.AB_KEY, features.LABEL_KEY}
   np.testing.assert_allclose(decoded[features.AB_KEY].numpy(), image_lab.numpy()[..., 1:], atol=0.51)
+
+
+def test_histogram_branch_counts_the_pooled_target_colours():
+  rng = np.random.default_rng(3)
+  coarse = rng.uniform(0.0, 1.0, (2, 6, 9, 3)).astype(np.float32)
+  rgb = tf.cast(tf.image.resize(coarse, [300, 450]) * 255.0, tf.uint8)
+  image_bytes = tf.stack([tf.io.encode_png(image) for image in rgb])
+  cheap = preprocessing.histogram_ab(
+      preprocessing.image_bytes_to_lab(image_bytes, features.PREDICTION_SIZE)).numpy()
+  pooled_ab = preprocessing.pool_ab(lab.split_lab(preprocessing.image_bytes_to_lab(image_bytes))[1])
+  full = ab_bins.grid_histogram(pooled_ab).numpy()
+  assert cheap.shape == (2, ab_bins.GRID_BINS)
+  np.testing.assert_array_equal(cheap.sum(1), features.PREDICTION_SIZE ** 2)
+  total_variation = 0.5 * np.abs(cheap.sum(0) / cheap.sum() - full.sum(0) / full.sum()).sum()
+  assert total_variation < 0.05
