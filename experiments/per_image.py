@@ -3,7 +3,9 @@ manifest) the gap per source folder. Use it on the eval split to choose, on test
 
 The latest network (experiments/decoding_sweep.py rebuilds it) decodes each photo at the run's
 annealed-mean temperature, as the exported model does, after the preprocessing Transform applies:
-  python -m experiments.per_image --home DIR [--split eval] [--manifest CSV]
+  python -m experiments.per_image --home DIR [--split eval] [--manifest CSV] [--baseline-home DIR]
+With --baseline-home, also each class's mean per-photo PSNR difference to another run's model on
+the same photos (paired, so a smaller sd than the two gaps' own).
 """
 import argparse
 import csv
@@ -85,6 +87,20 @@ def summarize_groups(scores: list[PhotoScore], key: Callable[[PhotoScore], str])
   return summary
 
 
+def paired_differences(scores: list[PhotoScore], baseline: list[PhotoScore]) -> dict:
+  """{class: photos, mean PSNR of scores minus baseline on the same photos, its bootstrap sd}."""
+  baseline_psnr = {s.filename: s.psnr for s in baseline}
+  missing = sorted({s.filename for s in scores} ^ set(baseline_psnr))
+  if missing:
+    raise ValueError(f'the two runs scored different photos, e.g. {missing[0]}')
+  by_class: dict = {}
+  for score in scores:
+    by_class.setdefault(score.label, []).append(score.psnr - baseline_psnr[score.filename])
+  return {label: dict(photos=len(diffs), difference=float(np.mean(diffs)),
+                      difference_sd=bootstrap_sd(np.array(diffs)))
+          for label, diffs in sorted(by_class.items())}
+
+
 def main() -> None:
   """`python -m experiments.per_image`: one table row per class (and per class and source)."""
   parser = argparse.ArgumentParser(prog='python -m experiments.per_image',
@@ -92,9 +108,12 @@ def main() -> None:
   parser.add_argument('--home', required=True)
   parser.add_argument('--split', default='eval')
   parser.add_argument('--manifest', help='CSV with filename and source_repo columns')
+  parser.add_argument('--baseline-home', help="another run's home: paired PSNR differences to it")
   args = parser.parse_args()
   try:
     scores = score_photos(config_lib.from_env(home=args.home), args.split)
+    paired = args.baseline_home and paired_differences(
+        scores, score_photos(config_lib.from_env(home=args.baseline_home), args.split))
   except (OSError, ValueError) as error:
     raise SystemExit(f'per_image: error: {error}') from None
   keys = [lambda s: s.label]
@@ -107,6 +126,11 @@ def main() -> None:
           for key in keys for group, row in summarize_groups(scores, key).items()]
   print(tables.render_table(['group', 'photos', 'gray PSNR', 'gap', 'gap sd (bootstrap)',
                              'CF truth', 'CF prediction'], rows))
+  if paired:
+    print(tables.render_table(
+        ['class', 'photos', 'PSNR minus baseline', 'sd (bootstrap)'],
+        [[label, str(row['photos']), f'{row["difference"]:+.2f}', f'{row["difference_sd"]:.2f}']
+         for label, row in paired.items()]))
 
 if __name__ == '__main__':
   main()

@@ -1,4 +1,5 @@
 """experiments/per_image.py: per-photo scores of the shared pipeline run's model."""
+import dataclasses
 import subprocess
 import sys
 
@@ -24,6 +25,20 @@ def test_groups_hold_every_photo_once():
   assert summary['a']['photos'] == 3
   assert summary['a']['gap'] == pytest.approx(1.0)
   assert summary['b']['colorfulness_pred'] == pytest.approx(10.0)
+
+
+def test_paired_differences_match_photos_by_file_name():
+  scores = [per_image.PhotoScore(f'{label}/{i}.jpg', label, 20.0, 21.0 + i, 30.0, 20.0)
+            for label in ('a', 'b') for i in range(4)]
+  baseline = [dataclasses.replace(s, psnr=s.psnr - (0.5 if s.label == 'a' else -1.0))
+              for s in reversed(scores)]
+  paired = per_image.paired_differences(scores, baseline)
+  assert paired['a']['photos'] == 4
+  assert paired['a']['difference'] == pytest.approx(0.5)
+  assert paired['b']['difference'] == pytest.approx(-1.0)
+  assert paired['a']['difference_sd'] == pytest.approx(0.0, abs=1e-12)
+  with pytest.raises(ValueError, match='different photos'):
+    per_image.paired_differences(scores, baseline[1:])
 
 
 def test_read_sources(tmp_path):
