@@ -90,9 +90,9 @@ def summarize_groups(scores: list[PhotoScore], key: Callable[[PhotoScore], str])
 def paired_differences(scores: list[PhotoScore], baseline: list[PhotoScore]) -> dict:
   """{class: photos, mean PSNR of scores minus baseline on the same photos, its bootstrap sd}."""
   baseline_psnr = {s.filename: s.psnr for s in baseline}
-  missing = sorted({s.filename for s in scores} ^ set(baseline_psnr))
-  if missing:
-    raise ValueError(f'the two runs scored different photos, e.g. {missing[0]}')
+  unmatched = sorted({s.filename for s in scores} ^ set(baseline_psnr))
+  if unmatched:
+    raise ValueError(f'the two runs scored different photos, e.g. {unmatched[0]}')
   by_class: dict = {}
   for score in scores:
     by_class.setdefault(score.label, []).append(score.psnr - baseline_psnr[score.filename])
@@ -112,8 +112,9 @@ def main() -> None:
   args = parser.parse_args()
   try:
     scores = score_photos(config_lib.from_env(home=args.home), args.split)
-    paired = args.baseline_home and paired_differences(
-        scores, score_photos(config_lib.from_env(home=args.baseline_home), args.split))
+    paired = paired_differences(
+        scores, score_photos(config_lib.from_env(home=args.baseline_home), args.split)
+    ) if args.baseline_home else None
   except (OSError, ValueError) as error:
     raise SystemExit(f'per_image: error: {error}') from None
   keys = [lambda s: s.label]
