@@ -97,7 +97,7 @@ def paired_differences(scores: list[PhotoScore], baseline: list[PhotoScore]) -> 
   for score in scores:
     by_class.setdefault(score.label, []).append(score.psnr - baseline_psnr[score.filename])
   return {label: dict(photos=len(diffs), difference=float(np.mean(diffs)),
-                      difference_sd=bootstrap_sd(np.array(diffs)))
+                      difference_sd=bootstrap_sd(diffs))
           for label, diffs in sorted(by_class.items())}
 
 
