@@ -71,13 +71,19 @@ def read_sources(manifest_path: str) -> dict[str, str]:
     return {row['filename']: row['source_repo'] for row in csv.DictReader(f)}
 
 
-def summarize_groups(scores: list[PhotoScore], key: Callable[[PhotoScore], str]) -> dict:
-  """{group: photos, gray PSNR, mean gap, its bootstrap sd, mean CF truth and prediction}."""
+def group_scores(scores: list[PhotoScore],
+                 key: Callable[[PhotoScore], str]) -> list[tuple[str, list[PhotoScore]]]:
+  """(group, its scores) pairs in group order."""
   groups: dict = {}
   for score in scores:
     groups.setdefault(key(score), []).append(score)
+  return sorted(groups.items())
+
+
+def summarize_groups(scores: list[PhotoScore], key: Callable[[PhotoScore], str]) -> dict:
+  """{group: photos, gray PSNR, mean gap, its bootstrap sd, mean CF truth and prediction}."""
   summary = {}
-  for group, members in sorted(groups.items()):
+  for group, members in group_scores(scores, key):
     gaps = np.array([s.psnr - s.gray_psnr for s in members])
     summary[group] = dict(photos=len(members),
                           gray_psnr=float(np.mean([s.gray_psnr for s in members])),
@@ -93,12 +99,11 @@ def paired_differences(scores: list[PhotoScore], baseline: list[PhotoScore]) -> 
   unmatched = sorted({s.filename for s in scores} ^ set(baseline_psnr))
   if unmatched:
     raise ValueError(f'the two runs scored different photos, e.g. {unmatched[0]}')
-  by_class: dict = {}
-  for score in scores:
-    by_class.setdefault(score.label, []).append(score.psnr - baseline_psnr[score.filename])
+  by_class = {label: [s.psnr - baseline_psnr[s.filename] for s in members]
+              for label, members in group_scores(scores, lambda s: s.label)}
   return {label: dict(photos=len(diffs), difference=float(np.mean(diffs)),
                       difference_sd=bootstrap_sd(diffs))
-          for label, diffs in sorted(by_class.items())}
+          for label, diffs in by_class.items()}
 
 
 def main() -> None:
