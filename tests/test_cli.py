@@ -1,9 +1,11 @@
 """The installed `colorization` console script: fast help, and user errors as one clear line."""
 import os
+import socket
 import subprocess
 import sys
 
 import pytest
+from PIL import Image
 
 from colorization.cli import main as cli
 
@@ -74,7 +76,6 @@ def test_bad_variable_is_one_clear_line(monkeypatch, capsys, tmp_path):
 
 @pytest.fixture
 def one_photo_root(tmp_path) -> str:
-  from PIL import Image
   (tmp_path / 'photos' / 'face').mkdir(parents=True)
   Image.new('RGB', (40, 30), (200, 120, 90)).save(tmp_path / 'photos' / 'face' / 'a.png')
   return str(tmp_path / 'photos')
@@ -94,3 +95,85 @@ def test_run_with_a_missing_weights_file_names_the_file(tmp_path, one_photo_root
   monkeypatch.setenv('COLORIZATION_ENCODER_WEIGHTS', str(tmp_path / 'mine.pth'))
   code = cli.main(['run', '--home', str(tmp_path / 'home'), '--data-root', one_photo_root])
   assert code == 2 and 'mine.pth' in capsys.readouterr().err
+
+
+def test_help_shows_the_defaults(capsys):
+  with pytest.raises(SystemExit):
+    cli.main(['run', '--help'])
+  run_help = capsys.readouterr().out
+  flat = ' '.join(run_help.split())  # argparse wraps lines
+  for text in ('--train-steps TRAIN_STEPS total training steps (default: 1500;',
+               '--epochs EPOCHS training epochs (default: 5;', '--batch-size BATCH_SIZE',
+               '(default: 16;', '(default: ~/colorization;', '(40 steps, 2 epochs)',
+               '(default: --runner=DirectRunner --direct_num_workers=1;'):
+    assert text in flat, run_help
+  serve_help = subprocess.run([COLORIZATION, 'serve', '--help'], capture_output=True, text=True,
+                              timeout=60, check=True).stdout
+  assert 'gRPC port (default: 8500)' in ' '.join(serve_help.split())
+  assert '(default: None)' not in serve_help and '(default: False)' not in serve_help
+
+
+def test_report_help_lists_only_what_report_uses():
+  result = subprocess.run([COLORIZATION, 'report', '--help'], capture_output=True, text=True,
+                          timeout=60, check=True)
+  options = sorted(word for word in result.stdout.split() if word.startswith('--'))
+  assert options == ['--debug', '--help', '--home'], result.stdout
+
+
+@pytest.mark.parametrize('argv', [['--debug', 'report'], ['report', '--debug'],
+                                  ['kubeflow', 'submit', '--endpoint', 'x', '--debug']])
+def test_debug_is_accepted_before_or_after_the_verb(argv):
+  assert cli.build_parser().parse_args(argv).debug is True
+  without = [arg for arg in argv if arg != '--debug']
+  assert getattr(cli.build_parser().parse_args(without), 'debug', False) is False
+
+
+def test_debug_after_the_verb_shows_the_traceback(tmp_path):
+  with pytest.raises(ValueError, match='No pipeline run under'):
+    cli.main(['report', '--home', str(tmp_path), '--debug'])
+
+
+def test_usage_errors_are_one_line_with_the_verb(capsys):
+  with pytest.raises(SystemExit) as exit_:
+    cli.main(['colorize', 'photo.jpg', '--server', '127.0.0.1:1'])
+  assert exit_.value.code == 2
+  assert capsys.readouterr().err == ('colorization colorize: error: the following arguments are '
+                                     'required: -o/--output-dir (see colorization colorize --help)\n')
+  with pytest.raises(SystemExit):
+    cli.main(['kubeflow', 'compile', '--epochs', 'two'])
+  assert capsys.readouterr().err.startswith(
+      "colorization kubeflow compile: error: argument --epochs: invalid int value: 'two'")
+
+
+def test_client_errors_carry_the_same_prefix(tmp_path, capsys, monkeypatch):
+  from colorization.serving import client
+  monkeypatch.setattr(client, 'CONNECT_SECONDS', 0.5)
+  Image.new('RGB', (4, 4)).save(tmp_path / 'a.png')
+  with socket.socket() as s:
+    s.bind(('127.0.0.1', 0))
+    port = s.getsockname()[1]
+  code = cli.main(['colorize', str(tmp_path / 'a.png'), '-o', str(tmp_path / 'out'),
+                   '--server', f'127.0.0.1:{port}'])
+  assert code == 2
+  assert capsys.readouterr().err == ('colorization colorize: error: cannot reach a model server '
+                                     f'at 127.0.0.1:{port}\n')
+
+
+def test_only_the_demo_dataset_trains_the_demo_budget(tmp_path, one_photo_root, monkeypatch):
+  from colorization.pipeline import local_runner
+  for name in [k for k in os.environ if k.startswith('COLORIZATION_')]:
+    monkeypatch.delenv(name)
+  configs = []
+
+  def stop_before_the_pipeline(config):
+    configs.append(config)
+    raise ValueError('stopped by the test')
+
+  monkeypatch.setattr(local_runner, 'run', stop_before_the_pipeline)
+  home = str(tmp_path / 'home')
+  for argv in (['run', '--home', home], ['run', '--home', home, '--train-steps', '7'],
+               ['run', '--home', home, '--data-root', one_photo_root]):
+    assert cli.main(argv) == 2
+  budgets = [(config.train_steps, config.training.epochs) for config in configs]
+  assert budgets == [(40, 2), (7, 2), (1500, 5)]
+  assert configs[0].data_root == os.path.join(home, 'demo_data')

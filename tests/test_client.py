@@ -88,16 +88,16 @@ def test_requests_are_split_by_bytes(tmp_path, monkeypatch):
   assert fake.batches == [2, 2]
 
 
-def test_unreachable_server_is_one_error_line(tmp_path, capsys, monkeypatch):
+def test_unreachable_server_raises_the_address(tmp_path, monkeypatch):
   monkeypatch.setattr(client, 'CONNECT_SECONDS', 0.5)
   write_image(tmp_path / 'a.png', 4, 4)
   with socket.socket() as s:
     s.bind(('127.0.0.1', 0))
     port = s.getsockname()[1]
-  assert client.colorize_paths([str(tmp_path / 'a.png')], str(tmp_path / 'out'),
-                               server=f'127.0.0.1:{port}', model_name=features.MODEL_NAME) == 2
-  assert f'colorize: error: cannot reach a model server at 127.0.0.1:{port}' in (
-      capsys.readouterr().err)
+  with pytest.raises(client.ModelUnavailable,
+                     match=f'^cannot reach a model server at 127.0.0.1:{port}$'):
+    client.colorize_paths([str(tmp_path / 'a.png')], str(tmp_path / 'out'),
+                          server=f'127.0.0.1:{port}', model_name=features.MODEL_NAME)
 
 
 def test_grpc_path_starts_fast_without_tensorflow():

@@ -2,6 +2,8 @@
 import dataclasses
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -15,7 +17,10 @@ def test_defaults():
   assert config == config_lib.PipelineConfig()
   assert config.data_root == '' and config.split_ratios == (8, 1, 1)
   training = config.training
-  assert (training.epochs, training.batch_size, training.encoder) == (2, 16, 'efficientnet-lite0')
+  # The full budget (README), for a user's photos; the demo dataset asks for DEMO_BUDGET.
+  assert (config.train_steps, training.epochs) == (1500, 5)
+  assert (training.batch_size, training.encoder) == (16, 'efficientnet-lite0')
+  assert config_lib.DEMO_BUDGET == {'train_steps': 40, 'epochs': 2}
   assert config.beam_args == ('--runner=DirectRunner', '--direct_num_workers=1')
   assert config.enable_cache is True and training.warm_start is False
   assert config.pipeline_root == os.path.join(config.home, 'pipeline_root')
@@ -74,6 +79,21 @@ def test_overrides_beat_the_environment():
   environ = {'COLORIZATION_EPOCHS': '5', 'COLORIZATION_BATCH_SIZE': '4'}
   config = config_lib.from_env(environ, epochs=7, batch_size=None)
   assert (config.training.epochs, config.training.batch_size) == (7, 4)
+
+
+def test_variables_and_overrides_beat_a_base_config():
+  base = config_lib.PipelineConfig().replace(**config_lib.DEMO_BUDGET)
+  config = config_lib.from_env({'COLORIZATION_EPOCHS': '3'}, base=base, batch_size=8)
+  assert (config.train_steps, config.training.epochs, config.training.batch_size) == (40, 3, 8)
+
+
+def test_config_imports_no_tensorflow():
+  # The CLI reads PipelineConfig's defaults for --help, which must stay fast.
+  code = ('import sys; from colorization.pipeline import config; '
+          'print("tensorflow" in sys.modules, "numpy" in sys.modules)')
+  result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                          timeout=60, check=True)
+  assert result.stdout.split() == ['False', 'False']
 
 
 def test_cli_flags_beat_the_environment(monkeypatch):

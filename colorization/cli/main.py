@@ -8,6 +8,7 @@ import sys
 import warnings
 
 from colorization.models import features
+from colorization.pipeline import config as config_lib  # light: no TensorFlow (tests/test_cli.py)
 
 os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
 # 3, not 2: importing TensorFlow logs harmless CUDA-plugin registration errors at level E.
@@ -19,14 +20,16 @@ class UserError(Exception):
   """An error the user can fix; printed as one line without a traceback."""
 
 
-def _pipeline_config(args: argparse.Namespace):
-  from colorization.pipeline import config as config_lib
+def _pipeline_config(args: argparse.Namespace,
+                     base: config_lib.PipelineConfig | None = None) -> config_lib.PipelineConfig:
+  """PipelineConfig from `base` (default: PipelineConfig()), COLORIZATION_* and the verb's flags
+  (a verb has only the pipeline flags it uses)."""
+  overrides = {name: getattr(args, name, None)
+               for name in ('data_root', 'home', 'epochs', 'train_steps', 'batch_size')}
+  overrides['beam_args'] = tuple(args.beam_arg) if getattr(args, 'beam_arg', None) else None
+  overrides['warm_start'] = True if getattr(args, 'warm_start', False) else None
   try:
-    return config_lib.from_env(
-        data_root=args.data_root, home=args.home, epochs=args.epochs,
-        train_steps=args.train_steps, batch_size=args.batch_size,
-        beam_args=tuple(args.beam_arg) if args.beam_arg else None,
-        warm_start=True if args.warm_start else None)
+    return config_lib.from_env(base=base, **overrides)
   except ValueError as e:
     raise UserError(str(e)) from None
 
@@ -35,10 +38,13 @@ def cmd_run(args: argparse.Namespace) -> int:
   from colorization.components import image_files
   from colorization.pipeline import demo_data, local_runner, report, results
   config = _pipeline_config(args)
-  if not config.data_root:
+  if not config.data_root:  # the demo: its small budget unless flags or variables ask otherwise
+    demo = config_lib.PipelineConfig().replace(**config_lib.DEMO_BUDGET)
+    config = _pipeline_config(args, base=demo)
     config = config.replace(data_root=demo_data.write_demo_dataset(
         os.path.join(config.home, 'demo_data')))
-    print(f'No --data-root given: using the generated demo dataset in {config.data_root}')
+    print(f'No --data-root given: training {config.train_steps} steps in '
+          f'{config.training.epochs} epochs on the generated demo dataset in {config.data_root}')
   try:
     image_files.list_images(config.data_root)
   except image_files.DataRootError as e:
@@ -65,9 +71,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_colorize(args: argparse.Namespace) -> int:
   from colorization.serving import client
-  return client.colorize_paths(args.inputs, args.output_dir, server=args.server,
-                               saved_model=args.saved_model, model_name=args.model_name,
-                               batch_size=args.batch_size)
+  try:
+    return client.colorize_paths(args.inputs, args.output_dir, server=args.server,
+                                 saved_model=args.saved_model, model_name=args.model_name,
+                                 batch_size=args.batch_size)
+  except client.ModelUnavailable as e:
+    raise UserError(str(e)) from None
 
 
 def cmd_kubeflow_compile(args: argparse.Namespace) -> int:
@@ -83,30 +92,77 @@ def cmd_kubeflow_submit(args: argparse.Namespace) -> int:
                        run_name=args.run_name)
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+  """Shows each option's default, except where there is none (None, False)."""
+
+  def _get_help_string(self, action: argparse.Action) -> str:
+    if action.default is None or action.default is False:
+      return action.help or ''
+    return super()._get_help_string(action)
+
+
+class _Parser(argparse.ArgumentParser):
+  """The parser of `colorization` and of every verb (add_subparsers makes its verbs of this class):
+  defaults in --help, --debug before or after the verb, errors as one line `<prog>: error: ...`."""
+
+  def __init__(self, **kwargs):
+    super().__init__(formatter_class=_HelpFormatter, **kwargs)
+    self.add_argument('--debug', action='store_true', default=argparse.SUPPRESS,
+                      help='show tracebacks')
+    self.set_defaults(prog=self.prog)  # the innermost verb's wins: `colorization kubeflow compile`
+
+  def error(self, message: str):
+    self.exit(2, f'{self.prog}: error: {message} (see {self.prog} --help)\n')
+
+
+def _user_path(path: str) -> str:
+  """The path with the user's home folder written as ~."""
+  home = os.path.expanduser('~')
+  return '~' + path[len(home):] if path.startswith(home + os.sep) else path
+
+
+def _add_home_flag(parser: argparse.ArgumentParser) -> None:
+  default = _user_path(config_lib.PipelineConfig.home)
+  parser.add_argument('--home', help='where every output goes: pipeline_root/, metadata.sqlite, '
+                      f'serving/, reports/, logs/ (default: {default}; COLORIZATION_HOME)')
+
+
 def _add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
-  parser.add_argument('--data-root',
-                      help='folder of class sub-folders of photos (COLORIZATION_DATA_ROOT)')
-  parser.add_argument('--home', help='where every output goes (COLORIZATION_HOME)')
-  parser.add_argument('--epochs', type=int, help='training epochs (COLORIZATION_EPOCHS)')
-  parser.add_argument('--train-steps', type=int, help='total training steps')
-  parser.add_argument('--batch-size', type=int, help='training batch size')
+  """The PipelineConfig flags; each defaults to its COLORIZATION_* variable, then the config's."""
+  defaults = config_lib.PipelineConfig()
+  parser.add_argument('--data-root', help='folder of class sub-folders of photos, '
+                      'DATA_ROOT/<class>/<photo>.jpg (COLORIZATION_DATA_ROOT)')
+  _add_home_flag(parser)
+  parser.add_argument('--epochs', type=int, help='training epochs (default: '
+                      f'{defaults.training.epochs}; COLORIZATION_EPOCHS)')
+  parser.add_argument('--train-steps', type=int, help='total training steps (default: '
+                      f'{defaults.train_steps}; COLORIZATION_TRAIN_STEPS)')
+  parser.add_argument('--batch-size', type=int, help='training batch size (default: '
+                      f'{defaults.training.batch_size}; COLORIZATION_BATCH_SIZE)')
   parser.add_argument('--warm-start', action='store_true',
-                      help='start training from the last blessed model')
+                      help='start training from the last blessed model (COLORIZATION_WARM_START)')
   parser.add_argument('--beam-arg', action='append', metavar='ARG',
-                      help='Beam pipeline argument, repeatable (e.g. --beam-arg=--runner=...)')
+                      help='Beam pipeline argument, repeatable, e.g. --beam-arg=--runner=... '
+                      f'(default: {" ".join(defaults.beam_args)}; COLORIZATION_BEAM_ARGS)')
 
 
 def build_parser() -> argparse.ArgumentParser:
-  parser = argparse.ArgumentParser(prog='colorization', description=__doc__.splitlines()[0])
-  parser.add_argument('--debug', action='store_true', help='show tracebacks')
+  parser = _Parser(prog='colorization', description='Train a photo colorizer with a TFX pipeline, '
+                   'serve it through the TF Serving API and colorize images with it.')
   verbs = parser.add_subparsers(dest='verb', required=True)
 
-  run = verbs.add_parser('run', help='run the TFX pipeline locally (demo data if no --data-root)')
+  demo = config_lib.DEMO_BUDGET
+  run = verbs.add_parser(
+      'run', help='run the TFX pipeline locally (demo data if no --data-root)',
+      description='Run the TFX pipeline locally. Without --data-root (or COLORIZATION_DATA_ROOT) '
+                  'it trains on a generated demo dataset with a small budget '
+                  f'({demo["train_steps"]} steps, {demo["epochs"]} epochs) unless --train-steps '
+                  'or --epochs say otherwise.')
   _add_pipeline_flags(run)
   run.set_defaults(func=cmd_run)
 
-  report = verbs.add_parser('report', help='write the results gallery of the last run')
-  _add_pipeline_flags(report)
+  report = verbs.add_parser('report', help='write the results report of the last run')
+  _add_home_flag(report)
   report.set_defaults(func=cmd_report)
 
   serve = verbs.add_parser('serve',
@@ -141,7 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
   kubeflow_verbs = kubeflow.add_subparsers(dest='kubeflow_verb', required=True)
   compile_ = kubeflow_verbs.add_parser('compile', help='write the KFP v2 pipeline spec')
   _add_pipeline_flags(compile_)
-  compile_.add_argument('--image', help='pipeline container image (COLORIZATION_IMAGE)')
+  compile_.add_argument('--image', help='pipeline container image (default: '
+                        f'{config_lib.PipelineConfig.image}; COLORIZATION_IMAGE)')
   compile_.add_argument('--output', default='colorization_pipeline.yaml',
                         help='.yaml: PipelineSpec for the KFP UI and API; .json: PipelineJob')
   compile_.set_defaults(func=cmd_kubeflow_compile)
@@ -150,7 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help='KFP UI address (it serves the API too), e.g. http://localhost:8080')
   submit.add_argument('--package', default='colorization_pipeline.yaml',
                       help='the file `kubeflow compile` wrote (.yaml or .json)')
-  submit.add_argument('--experiment', default='colorization')
+  submit.add_argument('--experiment', default='colorization', help='KFP experiment to run in')
   submit.add_argument('--run-name', help='defaults to <pipeline name>-<UTC time>')
   submit.set_defaults(func=cmd_kubeflow_submit)
   return parser
@@ -165,10 +222,10 @@ def main(argv: list[str] | None = None) -> int:
           file=sys.stderr)
     return 130
   except Exception as e:  # the CLI boundary: one clear line, the traceback only with --debug
-    if args.debug:
+    if getattr(args, 'debug', False):
       raise
     known = isinstance(e, (UserError, OSError, ValueError))
-    print(f'colorization {args.verb}: error: {e}' + ('' if known else
+    print(f'{args.prog}: error: {e}' + ('' if known else
           ' (run with --debug for the traceback; logs are under the home directory)'),
           file=sys.stderr)
     return 2 if known else 1

@@ -8,14 +8,15 @@ After Zhang, Isola & Efros, "Colorful Image Colorization" (ECCV 2016), eq. 2-5:
 import numpy as np
 import tensorflow as tf
 
+# The knobs' defaults live with the knobs (hparams.py imports nothing heavy: the CLI's --help reads it).
+from colorization.models.hparams import DEFAULT_TEMPERATURE, REBALANCE_LAMBDA
+
 GRID_STEP = 10.0                                     # ab units between bin centres
 GRID_LIMIT = 110.0                                   # centres span [-110, 110] on a and b
 GRID_SIDE = int(2 * GRID_LIMIT / GRID_STEP) + 1      # 23 centres per axis
 GRID_BINS = GRID_SIDE * GRID_SIDE                    # 529 cells, of which ~300 are in gamut
 NEIGHBOURS = 5
 SIGMA = 5.0
-REBALANCE_LAMBDA = 0.5                               # Zhang's lambda, when rebalancing
-DEFAULT_TEMPERATURE = 0.38                           # Zhang's annealed-mean T
 
 _axis = np.arange(GRID_SIDE, dtype=np.float32) * GRID_STEP - GRID_LIMIT
 GRID_CENTERS = np.stack(np.meshgrid(_axis, _axis, indexing='ij'), -1).reshape(-1, 2)

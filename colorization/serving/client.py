@@ -177,7 +177,8 @@ class Progress:
       self._draw('\r')
 
   def error(self, name: str, reason: str) -> None:
-    self.stream.write(('\r\033[K' if self.interactive else '') + f'colorize: skipped {name}: {reason}\n')
+    self.stream.write(('\r\033[K' if self.interactive else '')
+                      + f'colorization colorize: skipped {name}: {reason}\n')
     if self.interactive:
       self._draw('')
     self.stream.flush()
@@ -246,19 +247,18 @@ def _colorize_batch(predict: Predict, batch: list[tuple[str, str, bytes]], outpu
 
 def colorize_paths(inputs: list[str], output_dir: str, *, server: str | None = None,
                    saved_model: str | None = None, model_name: str, batch_size: int = 8) -> int:
-  """Colorizes every image found into output_dir as PNG; returns 0, or 1 if any image failed."""
+  """Colorizes every image found into output_dir as PNG; returns 0, or 1 if any image failed.
+
+  Raises ModelUnavailable when the model cannot be reached or answers wrongly (the CLI prints it).
+  """
   if (server is None) == (saved_model is None):
     raise ValueError('give exactly one of a server address or a SavedModel directory')
   if batch_size < 1:
     raise ValueError(f'the batch size must be at least 1, not {batch_size}')
   images, missing = find_images(inputs)
   predict = None
-  try:
-    if images:
-      predict = grpc_predictor(server, model_name) if server else saved_model_predictor(saved_model)
-  except ModelUnavailable as e:
-    print(f'colorize: error: {e}', file=sys.stderr)
-    return 2
+  if images:
+    predict = grpc_predictor(server, model_name) if server else saved_model_predictor(saved_model)
   progress = Progress(len(images) + len(missing))
   for pattern, reason in missing:
     progress.error(pattern, reason)
@@ -266,11 +266,8 @@ def colorize_paths(inputs: list[str], output_dir: str, *, server: str | None = N
   try:
     for batch in _batches(images, batch_size, progress):
       _colorize_batch(predict, batch, output_dir, progress)
-  except ModelUnavailable as e:
+  finally:
     progress.finish()
-    print(f'colorize: error: {e}', file=sys.stderr)
-    return 2
-  progress.finish()
   succeeded = progress.done - progress.failed
   print(f'Colorized {succeeded} of {progress.total} images into {output_dir}'
         + (f'; {progress.failed} failed' if progress.failed else ''))
