@@ -220,3 +220,28 @@ def test_rebalance_mix_one_turns_rebalancing_off(bins):
   np.testing.assert_allclose(plain.weights, 1.0, rtol=1e-5)
   np.testing.assert_allclose(plain.rebalanced_prior, plain.probabilities, rtol=1e-5)
   assert bins.weights[np.argmin(bins.probabilities)] > bins.weights[np.argmax(bins.probabilities)]
+
+
+def test_confidence_is_zero_for_a_flat_guess_and_one_for_a_sure_one(bins):
+  flat = tf.zeros([1, bins.size])
+  sure = tf.constant(np.where(np.arange(bins.size) == 3, 50.0, -50.0)[None], tf.float32)
+  np.testing.assert_allclose(bins.confidence(flat).numpy(), [0.0], atol=1e-5)
+  np.testing.assert_allclose(bins.confidence(sure).numpy(), [1.0], atol=1e-4)
+
+
+def test_confidence_power_pulls_flat_predictions_to_gray(bins):
+  rng = np.random.default_rng(4)
+  logits = tf.constant(rng.normal(0.0, 0.3, (6, bins.size)), tf.float32)
+  plain = bins.annealed_mean(logits).numpy()
+  faded = bins.annealed_mean(logits, confidence_power=1.0).numpy()
+  scale = bins.confidence(logits).numpy()
+  np.testing.assert_allclose(faded, plain * scale[:, None], rtol=1e-4, atol=1e-4)
+  assert np.linalg.norm(faded) < 0.5 * np.linalg.norm(plain)
+
+
+def test_full_logit_adjustment_undoes_the_rebalancing(bins):
+  logits = tf.constant(np.random.default_rng(5).normal(0.0, 1.0, (4, bins.size)), tf.float32)
+  adjusted = bins.annealed_mean(logits, temperature=1.0, logit_adjustment=1.0).numpy()
+  p = tf.nn.softmax(logits - np.log(bins.weights)).numpy()
+  np.testing.assert_allclose(adjusted, p @ bins.centers, rtol=1e-4, atol=1e-3)
+  assert not np.allclose(adjusted, bins.annealed_mean(logits, temperature=1.0).numpy(), atol=0.1)

@@ -54,10 +54,11 @@ def test_class_means_equal_the_transformed_split_scores(pipeline_home):
   scores = per_image.score_photos(config, 'eval')
   assert scores and sorted(s.filename for s in scores) == [s.filename for s in scores]
   temperature = results.trained_with(results.open_store(config), config).temperature
-  reference = decoding_sweep.score_decodings(config, 'eval', (temperature,))
+  decoding = decoding_sweep.Decoding(temperature)
+  reference = decoding_sweep.score_decodings(config, 'eval', (decoding,))
   by_class = per_image.summarize_groups(scores, lambda s: s.label)
   for label, row in by_class.items():
-    expected = reference[temperature, 1.0][label]
+    expected = reference[decoding][label]
     assert row['gray_psnr'] == pytest.approx(expected['gray_psnr'], abs=0.02)
     assert row['gray_psnr'] + row['gap'] == pytest.approx(expected['psnr'], abs=0.02)
 

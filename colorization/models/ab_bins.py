@@ -4,12 +4,16 @@ After Zhang, Isola & Efros, "Colorful Image Colorization" (ECCV 2016), eq. 2-5:
   soft-encode Z = Gaussian(sigma=5) over the 5 nearest bins; loss = -sum_hw v(Z_hw) sum_q Z log Z^;
   v = w[argmax Z], w ∝ ((1 - lambda) * smooth(p) + lambda / Q)^-1 with E_p[w] = 1;
   annealed mean H(Z) = E[f_T(Z)], f_T(z) = exp(log z / T) / sum_q exp(log z_q / T).
+Two decode-time levers, both off by default: logit adjustment (Menon et al. 2021) undoes a share
+alpha of the rebalancing (logits - alpha log w), and a confidence fallback scales ab towards gray
+by (1 - H(p) / log Q)^gamma where the predicted distribution p is flat (plain backgrounds).
 """
 import numpy as np
 import tensorflow as tf
 
 # The knobs' defaults live with the knobs (hparams.py imports nothing heavy: the CLI's --help reads it).
-from colorization.models.hparams import DEFAULT_TEMPERATURE, REBALANCE_LAMBDA
+from colorization.models.hparams import (DEFAULT_CONFIDENCE_POWER, DEFAULT_LOGIT_ADJUSTMENT,
+                                         DEFAULT_TEMPERATURE, REBALANCE_LAMBDA)
 
 GRID_STEP = 10.0                                     # ab units between bin centres
 GRID_LIMIT = 110.0                                   # centres span [-110, 110] on a and b
@@ -54,7 +58,9 @@ class AbBins:
   """The in-gamut bins of a training-set ab histogram, and everything computed over them."""
 
   def __init__(self, histogram: np.ndarray, temperature: float = DEFAULT_TEMPERATURE,
-               rebalance_mix: float = REBALANCE_LAMBDA):
+               rebalance_mix: float = REBALANCE_LAMBDA,
+               logit_adjustment: float = DEFAULT_LOGIT_ADJUSTMENT,
+               confidence_power: float = DEFAULT_CONFIDENCE_POWER):
     histogram = np.asarray(histogram, np.float64).reshape(GRID_BINS)
     if not histogram.any():
       raise ValueError('The ab histogram is empty: no training pixels were counted.')
@@ -63,6 +69,8 @@ class AbBins:
     self.probabilities = (histogram[self.in_gamut] / histogram.sum()).astype(np.float32)
     self.weights = rebalance_weights(histogram, mix=rebalance_mix)
     self.temperature = temperature
+    self.logit_adjustment = logit_adjustment
+    self.confidence_power = confidence_power
 
   @property
   def size(self) -> int:
@@ -88,7 +96,24 @@ class AbBins:
     cross_entropy = -tf.reduce_sum(target * tf.gather(log_probs, nearest, batch_dims=3), -1)
     return cross_entropy * tf.gather(tf.constant(self.weights), nearest[..., 0])
 
-  def annealed_mean(self, logits: tf.Tensor, temperature: float | None = None) -> tf.Tensor:
-    """Logits [..., Q] -> ab [..., 2]: mean of the bin centres under softmax(logits / T)."""
+  def annealed_mean(self, logits: tf.Tensor, temperature: float | None = None,
+                    logit_adjustment: float | None = None,
+                    confidence_power: float | None = None) -> tf.Tensor:
+    """Logits [..., Q] -> ab [..., 2]: mean of the bin centres under softmax(adjusted logits / T),
+    scaled towards gray where the distribution is flat (the decode-time levers; None = this
+    grid's own setting)."""
     t = self.temperature if temperature is None else temperature
-    return tf.tensordot(tf.nn.softmax(logits / t, axis=-1), self.centers, axes=1)
+    alpha = self.logit_adjustment if logit_adjustment is None else logit_adjustment
+    gamma = self.confidence_power if confidence_power is None else confidence_power
+    if alpha:
+      logits = logits - alpha * tf.math.log(tf.constant(self.weights))
+    ab = tf.tensordot(tf.nn.softmax(logits / t, axis=-1), self.centers, axes=1)
+    if gamma:
+      ab *= tf.pow(self.confidence(logits), gamma)[..., None]
+    return ab
+
+  def confidence(self, logits: tf.Tensor) -> tf.Tensor:
+    """1 - entropy / log Q of softmax(logits), [...]: 0 for a uniform guess, 1 for one bin."""
+    log_p = tf.nn.log_softmax(logits, axis=-1)
+    entropy = -tf.reduce_sum(tf.exp(log_p) * log_p, axis=-1)
+    return tf.clip_by_value(1.0 - entropy / float(np.log(max(self.size, 2))), 0.0, 1.0)

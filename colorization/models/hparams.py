@@ -9,6 +9,8 @@ ENCODERS = (PRETRAINED_ENCODER, SCRATCH_ENCODER)
 CACHE_ONLY_KEYS = ('code_version',)            # custom_config entries that only key the cache
 REBALANCE_LAMBDA = 0.5                         # Zhang's lambda, when rebalancing (ab_bins.py)
 DEFAULT_TEMPERATURE = 0.38                     # Zhang's annealed-mean T (ab_bins.py)
+DEFAULT_LOGIT_ADJUSTMENT = 0.0                 # alpha: logits - alpha log w at decode (ab_bins.py)
+DEFAULT_CONFIDENCE_POWER = 0.0                 # gamma: ab x (1 - normalized entropy)^gamma
 
 
 @dataclasses.dataclass(frozen=True)
@@ -21,6 +23,9 @@ class TrainingConfig:
   crop_size: int = 192                          # augmentation crops, a multiple of 32
   temperature: float = DEFAULT_TEMPERATURE      # annealed mean T
   rebalance_mix: float = REBALANCE_LAMBDA       # lambda: 1 = no rebalancing (plain CE)
+  logit_adjustment: float = DEFAULT_LOGIT_ADJUSTMENT  # decode: share of the rebalancing undone
+  confidence_power: float = DEFAULT_CONFIDENCE_POWER  # decode: fade to gray where p is flat
+  lightness_augmentation: bool = False          # degrade the input L only (models/augmentation.py)
   encoder: str = PRETRAINED_ENCODER             # one of ENCODERS
   encoder_weights: str = ''                     # .pth file; '' = the weights package's
   fine_tune_fraction: float = 1 / 3             # share of the steps, last, with the encoder trainable

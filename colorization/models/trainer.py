@@ -9,7 +9,7 @@ import tensorflow_transform as tft
 from absl import logging
 from tfx_bsl.public import tfxio
 
-from colorization.models import ab_bins, features, hparams, network, preprocessing, signatures
+from colorization.models import ab_bins, augmentation, features, hparams, network, preprocessing, signatures
 from colorization.models.hparams import TrainingConfig
 
 WARM_START_FILE = 'warm_start_weights.npz'
@@ -26,9 +26,9 @@ def read_ab_histogram(tft_output: tft.TFTransformOutput, files: list[str]) -> np
 
 def make_bins(config: TrainingConfig, tft_output: tft.TFTransformOutput,
               train_files: list[str]) -> ab_bins.AbBins:
-  """The run's bins: the training histogram with the config's rebalancing and temperature."""
+  """The run's bins: the training histogram with the config's rebalancing and decoding."""
   return ab_bins.AbBins(read_ab_histogram(tft_output, train_files), config.temperature,
-                        config.rebalance_mix)
+                        config.rebalance_mix, config.logit_adjustment, config.confidence_power)
 
 
 def augment(lightness: tf.Tensor, ab: tf.Tensor, crop_size: int) -> tuple[tf.Tensor, tf.Tensor]:
@@ -63,6 +63,8 @@ def make_dataset(fn_args, tft_output: tft.TFTransformOutput, files: list[str],
     lightness, ab = preprocessing.decode_lab(batch[features.LAB_PNG_KEY])
     if training:
       lightness, ab = augment(lightness, ab, config.crop_size)
+      if config.lightness_augmentation:
+        lightness = augmentation.degrade_lightness(lightness)
     return lightness, preprocessing.pool_ab(ab)
 
   return dataset.map(to_pair, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

@@ -61,14 +61,17 @@ def trained_with(store: metadata_store.MetadataStore,
                  config: PipelineConfig) -> hparams.TrainingConfig | None:
   """The TrainingConfig the newest finished Trainer ran with (its custom_config), if any."""
   latest = latest_execution(store, config, 'Trainer')
-  if latest is None:
-    return None
-  custom_config = json.loads(latest.custom_properties['custom_config'].string_value)
+  return None if latest is None else training_config(latest)
+
+
+def training_config(trainer_execution: metadata_store_pb2.Execution) -> hparams.TrainingConfig:
+  """The TrainingConfig a Trainer execution ran with (its custom_config)."""
+  custom_config = json.loads(trainer_execution.custom_properties['custom_config'].string_value)
   try:
     return hparams.TrainingConfig.from_custom_config(custom_config)
   except TypeError as error:  # a run of an older version, with knobs since removed
-    raise ValueError(f'The Trainer under {config.home} ran with knobs this version does not '
-                     f'have ({error}): train again.') from None
+    raise ValueError(f'A Trainer ran with knobs this version does not have ({error}): '
+                     'train again.') from None
 
 
 def load_slice_metrics(evaluation_uri: str) -> dict[str, dict[str, float]]:
