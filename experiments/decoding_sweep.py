@@ -7,6 +7,7 @@ candidate. It scores a run's split (eval; never choose on test) or any folder of
 of photos (--data-root: photos from other sources, resized to the model's input as Transform does):
   python -m experiments.decoding_sweep --home DIR [--split eval | --data-root DIR] [--model URI]
       [--temperatures T ...] [--alphas A ...] [--powers G ...] [--gains g ...]
+"""
 import argparse
 import dataclasses
 import itertools
@@ -32,6 +33,8 @@ class Decoding(NamedTuple):
   gain: float = 1.0
   alpha: float = 0.0              # logit adjustment
   power: float = 0.0              # confidence fallback
+
+
 METRICS = (metrics.Psnr, metrics.GrayPsnr, metrics.Auc, metrics.DeltaColorfulness,
            metrics.ColorfulnessRatio)
 
