@@ -79,6 +79,19 @@ def cmd_colorize(args: argparse.Namespace) -> int:
     raise UserError(str(e)) from None
 
 
+def cmd_evaluate(args: argparse.Namespace) -> int:
+  from colorization.evaluation import evaluate
+  from colorization.serving import client
+  try:
+    return evaluate.run(data_root=args.data_root, file_list=args.file_list, home=args.home,
+                        split=args.split, model=args.model, server=args.server,
+                        model_name=args.model_name, output=args.output, overwrite=args.overwrite,
+                        batch_size=args.batch_size, limit_per_class=args.limit_per_class,
+                        draws=args.bootstrap_draws, seed=args.seed)
+  except client.ModelUnavailable as e:
+    raise UserError(str(e)) from None
+
+
 def cmd_kubeflow_compile(args: argparse.Namespace) -> int:
   from colorization.kubeflow import runner
   config = _pipeline_config(args)
@@ -192,6 +205,36 @@ def build_parser() -> argparse.ArgumentParser:
   colorize.add_argument('--batch-size', type=int, default=8,
                         help='images per Predict request (default: %(default)s)')
   colorize.set_defaults(func=cmd_colorize)
+
+  evaluate = verbs.add_parser(
+      'evaluate', help='score a model on photos at full resolution through colorize_image, '
+                       'per class against gray')
+  evaluate.add_argument('--data-root', metavar='DIR',
+                        help='folder of class sub-folders of photos (DIR/<class>/<photo>)')
+  evaluate.add_argument('--file-list', metavar='FILE',
+                        help='only the photos this text file names, one <class>/<photo> a line')
+  evaluate.add_argument('--home', metavar='HOME',
+                        help="instead of --data-root: the photos of a pipeline run's split")
+  evaluate.add_argument('--split', metavar='NAME', help='the split with --home (default: test)')
+  model = evaluate.add_mutually_exclusive_group(required=True)
+  model.add_argument('--model', metavar='DIR',
+                     help='a SavedModel version directory, or a folder of numbered versions '
+                          '(the newest), called in this process')
+  model.add_argument('--server', metavar='HOST:PORT', help='a TF Serving gRPC address')
+  evaluate.add_argument('--model-name', default=features.MODEL_NAME,
+                        help='model name on the server (default: %(default)s)')
+  evaluate.add_argument('--output', metavar='FILE',
+                        help='also write JSON: per class, and every photo\'s scores by its path')
+  evaluate.add_argument('--overwrite', action='store_true', help='replace an existing --output')
+  evaluate.add_argument('--batch-size', type=int, default=8,
+                        help='photos per Predict request (default: %(default)s)')
+  evaluate.add_argument('--limit-per-class', type=int, metavar='N',
+                        help='only the first N photos of each class (by path)')
+  evaluate.add_argument('--bootstrap-draws', type=int, default=1000,
+                        help='resamples for the standard errors (default: %(default)s)')
+  evaluate.add_argument('--seed', type=int, default=0,
+                        help='seed of the resampling (default: %(default)s)')
+  evaluate.set_defaults(func=cmd_evaluate)
 
   kubeflow = verbs.add_parser('kubeflow', help='compile or submit the pipeline to Kubeflow')
   kubeflow_verbs = kubeflow.add_subparsers(dest='kubeflow_verb', required=True)

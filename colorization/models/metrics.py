@@ -1,4 +1,7 @@
-"""Colorization metrics as vectorised tf-keras metrics, for TFMA and for the results report.
+"""Colorization metrics: per-image scores, and their means as vectorised tf-keras metrics for TFMA.
+
+The Evaluator averages the per-image scores (IMAGE_SCORES) over 224x224 Lab from the transformed
+examples; `colorization evaluate` applies the same functions to full-resolution photos.
 
 y_true is the ab target [B, H, W, 2]; y_pred is the model's Lab [B, H, W, 3] (the input L with the
 predicted ab), so RGB metrics see the true L. Each metric has a "gray" twin scoring a = b = 0.
@@ -42,6 +45,44 @@ def colorfulness(rgb: tf.Tensor) -> tf.Tensor:
   return std + 0.3 * mean
 
 
+def psnr_score(lightness: tf.Tensor, ab_true: tf.Tensor, ab_pred: tf.Tensor) -> tf.Tensor:
+  """Per-image PSNR of the predicted sRGB against the true sRGB, both with the true L, -> [B]."""
+  return psnr(_rgb(lightness, ab_true), _rgb(lightness, ab_pred))
+
+
+def auc_score(lightness: tf.Tensor, ab_true: tf.Tensor, ab_pred: tf.Tensor) -> tf.Tensor:
+  """Per-image AuC of the ab error (lightness unused: the per-image scores share one signature)."""
+  return ab_auc(ab_true, ab_pred)
+
+
+def ab_mae_score(lightness: tf.Tensor, ab_true: tf.Tensor, ab_pred: tf.Tensor) -> tf.Tensor:
+  """Per-image mean absolute ab error, -> [B]."""
+  return tf.reduce_mean(tf.abs(ab_true - ab_pred), axis=[1, 2, 3])
+
+
+def colorfulness_score(lightness: tf.Tensor, ab_true: tf.Tensor, ab_pred: tf.Tensor) -> tf.Tensor:
+  """Per-image colorfulness of the prediction, -> [B]."""
+  return colorfulness(_rgb(lightness, ab_pred))
+
+
+def true_colorfulness_score(lightness: tf.Tensor, ab_true: tf.Tensor,
+                            ab_pred: tf.Tensor) -> tf.Tensor:
+  """Per-image colorfulness of the truth, -> [B]."""
+  return colorfulness(_rgb(lightness, ab_true))
+
+
+# Per-image scores of (L [B, H, W, 1], true ab, predicted ab [B, H, W, 2]) at any H and W, by
+# metric name: the Evaluator's metrics below average them over a slice, and
+# colorization.evaluation scores full-resolution photos with the same functions.
+IMAGE_SCORES = {'psnr': psnr_score, 'auc': auc_score, 'ab_mae': ab_mae_score,
+                'colorfulness': colorfulness_score, 'true_colorfulness': true_colorfulness_score}
+
+
+def delta_colorfulness(mean_predicted: tf.Tensor, mean_true: tf.Tensor) -> tf.Tensor:
+  """Delta CF of a set of images from its mean colourfulness of prediction and of truth."""
+  return tf.abs(mean_predicted - mean_true)
+
+
 def _snake_case(class_name: str) -> str:
   return re.sub(r'(?<!^)(?=[A-Z])', '_', class_name).lower()
 
@@ -62,33 +103,23 @@ class _ImageMean(tf.keras.metrics.Mean):
 
 
 class Psnr(_ImageMean):
-
-  def score(self, lightness, ab_true, ab_pred):
-    return psnr(_rgb(lightness, ab_true), _rgb(lightness, ab_pred))
+  score = staticmethod(psnr_score)
 
 
 class Auc(_ImageMean):
-
-  def score(self, lightness, ab_true, ab_pred):
-    return ab_auc(ab_true, ab_pred)
+  score = staticmethod(auc_score)
 
 
 class AbMae(_ImageMean):
-
-  def score(self, lightness, ab_true, ab_pred):
-    return tf.reduce_mean(tf.abs(ab_true - ab_pred), axis=[1, 2, 3])
+  score = staticmethod(ab_mae_score)
 
 
 class Colorfulness(_ImageMean):
-
-  def score(self, lightness, ab_true, ab_pred):
-    return colorfulness(_rgb(lightness, ab_pred))
+  score = staticmethod(colorfulness_score)
 
 
 class TrueColorfulness(_ImageMean):
-
-  def score(self, lightness, ab_true, ab_pred):
-    return colorfulness(_rgb(lightness, ab_true))
+  score = staticmethod(true_colorfulness_score)
 
 
 class DeltaColorfulness(tf.keras.metrics.Metric):
@@ -106,7 +137,7 @@ class DeltaColorfulness(tf.keras.metrics.Metric):
     self.true.update_state(y_true, y_pred)
 
   def result(self):
-    return tf.abs(self.predicted.result() - self.true.result())
+    return delta_colorfulness(self.predicted.result(), self.true.result())
 
   def reset_state(self):
     self.predicted.reset_state()

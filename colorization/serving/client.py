@@ -12,7 +12,7 @@ import time
 import types
 from typing import Callable, Iterator
 
-from colorization.serving import op_error_text
+from colorization.serving import op_error_text, orientation
 
 SIGNATURE_NAME = 'colorize_image'       # = models.features.COLORIZE_IMAGE (serving imports no models)
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.gif')
@@ -164,8 +164,8 @@ def find_images(inputs: list[str]) -> tuple[list[tuple[str, str]], list[tuple[st
 class Progress:
   """A one-line progress bar on stderr (redrawn in place on a terminal) with error lines above."""
 
-  def __init__(self, total: int):
-    self.total, self.done, self.failed = total, 0, 0
+  def __init__(self, total: int, verb: str = 'colorize'):
+    self.total, self.done, self.failed, self.verb = total, 0, 0, verb
     self.stream = sys.stderr
     self.interactive = self.stream.isatty()
     self.start = time.monotonic()
@@ -178,7 +178,7 @@ class Progress:
 
   def error(self, name: str, reason: str) -> None:
     self.stream.write(('\r\033[K' if self.interactive else '')
-                      + f'colorization colorize: skipped {name}: {reason}\n')
+                      + f'colorization {self.verb}: skipped {name}: {reason}\n')
     if self.interactive:
       self._draw('')
     self.stream.flush()
@@ -192,9 +192,32 @@ class Progress:
     width = 30
     filled = width * self.done // max(self.total, 1)
     rate = self.done / max(time.monotonic() - self.start, 1e-9)
-    self.stream.write(f'{prefix}colorize [{"#" * filled}{"." * (width - filled)}] '
+    self.stream.write(f'{prefix}{self.verb} [{"#" * filled}{"." * (width - filled)}] '
                       f'{self.done}/{self.total} images, {self.failed} failed, {rate:.1f} img/s')
     self.stream.flush()
+
+
+def readable_image(data: bytes) -> bytes:
+  """The bytes to send for a file's contents: checked to be an image, turned upright (EXIF)."""
+  if not data.startswith(IMAGE_MAGIC):
+    raise ImageError('not a JPEG, PNG, GIF or BMP image')
+  try:
+    return orientation.upright(data)
+  except orientation.OrientationError as e:
+    raise ImageError(str(e)) from None
+
+
+def predict_each(predict: Predict, images: list[bytes]) -> list[bytes | ImageError]:
+  """A PNG per image, or the error that image alone raised: a refused batch is retried one by one."""
+  try:
+    pngs = predict(images)
+  except ImageError as e:
+    if len(images) == 1:
+      return [e]
+    return [result for image in images for result in predict_each(predict, [image])]
+  if len(pngs) != len(images):
+    raise ModelUnavailable(f'{len(pngs)} results came back for {len(images)} images')
+  return pngs
 
 
 def _batches(images: list[tuple[str, str]], batch_size: int, progress: Progress
@@ -209,8 +232,10 @@ def _batches(images: list[tuple[str, str]], batch_size: int, progress: Progress
       progress.error(path, e.strerror or str(e))
       progress.advance(0, 1)
       continue
-    if not data.startswith(IMAGE_MAGIC):
-      progress.error(path, 'not a JPEG, PNG, GIF or BMP image')
+    try:
+      data = readable_image(data)
+    except ImageError as e:
+      progress.error(path, str(e))
       progress.advance(0, 1)
       continue
     if batch and (len(batch) == batch_size or size + len(data) > REQUEST_BYTES):
@@ -224,25 +249,17 @@ def _batches(images: list[tuple[str, str]], batch_size: int, progress: Progress
 
 def _colorize_batch(predict: Predict, batch: list[tuple[str, str, bytes]], output_dir: str,
                     progress: Progress) -> None:
-  """Writes the batch's PNGs; a refused batch is retried image by image to name the bad ones."""
-  try:
-    pngs = predict([data for _, _, data in batch])
-  except ImageError as e:
-    if len(batch) == 1:
-      progress.error(batch[0][0], str(e))
+  """Writes the batch's PNGs; the images the model refuses are named and skipped."""
+  for (path, name, _), png in zip(batch, predict_each(predict, [data for _, _, data in batch])):
+    if isinstance(png, ImageError):
+      progress.error(path, str(png))
       progress.advance(0, 1)
-      return
-    for item in batch:
-      _colorize_batch(predict, [item], output_dir, progress)
-    return
-  if len(pngs) != len(batch):
-    raise ModelUnavailable(f'{len(pngs)} results came back for {len(batch)} images')
-  for (_, name, _), png in zip(batch, pngs):
+      continue
     output = os.path.join(output_dir, name)
     os.makedirs(os.path.dirname(output), exist_ok=True)
     with open(output, 'wb') as f:
       f.write(png)
-  progress.advance(len(batch), 0)
+    progress.advance(1, 0)
 
 
 def colorize_paths(inputs: list[str], output_dir: str, *, server: str | None = None,
