@@ -1,177 +1,210 @@
-"""The seed's experiment: one model per class and one on all classes, same recipe and budget.
+"""The seed's study: one model per class and one on all classes, same recipe and budget, each scored
+per class on the run's test split and, with --ood-root, on photos from other sources.
 
-Every model is a real pipeline run in the same MLMD store (ExampleGen, Transform and the split are
-shared through the cache; the Trainer filters the training split by class), evaluated by the
-Evaluator on every class's test split. Run it from a checkout (the training knobs come from the
-COLORIZATION_* variables, docs/experiment.md):
-  python -m experiments.experiment --data-root DIR [--home DIR]
+Every model is a real pipeline run in one MLMD store (ExampleGen, Transform and the split are shared
+through TFX's cache; the Trainer filters the training split by class). Each model is scored with
+`colorization evaluate`'s code: full-resolution photos through its `colorize_image` signature, ours
+against gray with a bootstrap standard error. Resumable: a finished model comes back from TFX's
+cache and a finished evaluation from its JSON file. Run it from a checkout (the training knobs come
+from the COLORIZATION_* variables, docs/experiment.md):
+  python -m experiments.experiment --data-root DIR [--home DIR] [--ood-root DIR] [--skip-training]
 """
 import argparse
 import dataclasses
-import html
+import json
 import os
 import time
 
+import numpy as np
+
 from colorization.components import image_files
+from colorization.evaluation import evaluate, photos as photos_lib, summary as summary_lib
 from colorization.pipeline import config as config_lib
-from colorization.pipeline import local_runner, report, results, tables
+from colorization.pipeline import tables
 from colorization.pipeline.config import PipelineConfig
 
 ALL = 'all'
-TABLE_METRICS = (('psnr', 'PSNR (dB)', True), ('auc', 'AuC (%)', True),
-                 ('colorfulness', 'CF', None), ('delta_colorfulness', 'ΔCF', False))
 GRAY_ROW = 'gray (a=b=0)'
+TEST, OOD = 'test', 'ood'
+DATASET_TITLES = {TEST: 'test split (same sources as training)', OOD: 'other sources (--ood-root)'}
+GAP_METRICS = (('psnr', 'PSNR (dB)'), ('auc', 'AuC (%)'))
 
 
 @dataclasses.dataclass
-class ModelResult:
-  name: str                                   # a class name or 'all'
-  metrics: dict[str, dict[str, float]]        # evaluated slice -> metric -> value
-  model_uri: str
-  evaluation_uri: str
-  seconds: float
+class TrainedModel:
+  name: str                       # a class name or ALL
+  saved_model: str                # the Trainer's serving SavedModel
+  minutes: float | None           # wall time of its pipeline run; None when found, not run
 
 
 def experiment_config(config: PipelineConfig) -> PipelineConfig:
-  """Its own pipeline name and serving directory, so experiment models are never served."""
+  """Its own pipeline name and home, so experiment models are never served."""
   return config.replace(pipeline_name=f'{config.pipeline_name}-experiment',
                         home=os.path.join(config.home, 'experiment'))
 
 
-def train_and_evaluate(config: PipelineConfig, classes: list[str]) -> list[ModelResult]:
-  """One pipeline run per specialist and one for all classes."""
-  outcomes = []
-  for name in [*classes, ALL]:
+def _saved_model(model_uri: str) -> str:
+  return os.path.join(model_uri, 'Format-Serving')
+
+
+def train_models(config: PipelineConfig, classes: list[str]) -> list[TrainedModel]:
+  """One pipeline run for all classes, then one per specialist (cached runs return at once)."""
+  from colorization.pipeline import local_runner, results
+  models = []
+  for name in [ALL, *classes]:
     run_config = config.replace(train_classes=() if name == ALL else (name,))
-    print(f'--- model {name!r}: training on {"all classes" if name == ALL else name}')
+    print(f'--- model {name!r}: training on {"all classes" if name == ALL else name}', flush=True)
     start = time.monotonic()
     local_runner.run(run_config)
-    store = results.open_store(run_config)
-    summary = results.summarize(run_config)
-    outcomes.append(ModelResult(name, summary.metrics,
-                                results.latest_output(store, run_config, 'Trainer', 'model').uri,
-                                summary.evaluation_uri, time.monotonic() - start))
-  return outcomes
+    model = results.latest_output(results.open_store(run_config), run_config, 'Trainer', 'model')
+    models.append(TrainedModel(name, _saved_model(model.uri), (time.monotonic() - start) / 60))
+  return models
 
 
-def matrix_table(outcomes: list[ModelResult], classes: list[str],
-                 metric: str) -> tuple[list[str], list[list[str]]]:
-  """Header and rows for tables.render_table: rows = trained on, columns = evaluated on, then
-  the gray baseline row."""
-  gray = outcomes[0].metrics
-  rows = [[o.name] + [f'{o.metrics[c][metric]:.2f}' for c in classes] for o in outcomes]
-  rows.append([GRAY_ROW] + [f'{gray[c][results.gray_metric(metric)]:.2f}' for c in classes])
-  return ['trained on', *classes], rows
+def find_models(config: PipelineConfig, classes: list[str]) -> list[TrainedModel]:
+  """The newest finished Trainer output of each model in the experiment's store (no training)."""
+  from colorization.pipeline import results
+  from ml_metadata.proto import metadata_store_pb2
+  store = results.open_store(config)
+  context = store.get_context_by_type_and_name('node', f'{config.pipeline_name}.Trainer')
+  done = (metadata_store_pb2.Execution.COMPLETE, metadata_store_pb2.Execution.CACHED)
+  newest = {}
+  for execution in (store.get_executions_by_context(context.id) if context else []):
+    if execution.last_known_state in done:
+      trained_on = results.training_config(execution).train_classes
+      newest[trained_on[0] if trained_on else ALL] = execution
+  models = []
+  for name in [ALL, *classes]:
+    if name not in newest:
+      raise ValueError(f'no trained {name!r} model under {config.home}: run without '
+                       '--skip-training first')
+    events = store.get_events_by_execution_ids([newest[name].id])
+    outputs = [e.artifact_id for e in events if e.type == metadata_store_pb2.Event.OUTPUT
+               and e.path.steps and e.path.steps[0].key == 'model']
+    models.append(TrainedModel(name, _saved_model(store.get_artifacts_by_id(outputs)[0].uri), None))
+  return models
 
 
-def matrix_markdown(outcomes: list[ModelResult], classes: list[str]) -> str:
-  """One Markdown table per metric, under a ### heading."""
-  return '\n'.join(f'### {title}\n\n'
-                   + tables.render_table(*matrix_table(outcomes, classes, metric), 'markdown')
-                   + '\n' for metric, title, _ in TABLE_METRICS)
+def scored(config: PipelineConfig, model: TrainedModel, dataset: str,
+           photos: list[photos_lib.Photo]) -> dict:
+  """The model's evaluation document on a dataset (evaluate.py's JSON), from its file if done."""
+  from colorization.serving import client
+  path = os.path.join(config.home, 'evaluations', f'{model.name}-{dataset}.json')
+  if not os.path.exists(path):
+    print(f'--- scoring model {model.name!r} on the {DATASET_TITLES[dataset]}', flush=True)
+    result = evaluate.evaluate(photos, client.saved_model_predictor(model.saved_model))
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, 'w') as f:
+      f.write(summary_lib.to_json(result.summary, result.scores, result.skipped,
+                                  {'model': model.saved_model, 'dataset': dataset}))
+  with open(path) as f:
+    return json.load(f)
 
 
-def specialist_verdicts(outcomes: list[ModelResult], classes: list[str]) -> list[str]:
-  """Per class: does the specialist beat the combined model on PSNR, AuC and ΔCF?"""
-  combined = next(o for o in outcomes if o.name == ALL).metrics
-  verdicts = []
+def _class_row(document: dict, label: str) -> dict:
+  return document['classes'][label]
+
+
+def matrix_markdown(documents: dict[str, dict], classes: list[str]) -> str:
+  """Per metric a table: rows = trained on (then gray), columns = evaluated class; each cell the
+  mean and its gap to gray ± bootstrap standard error (ΔCF: the value itself)."""
+  parts = []
+  gray_source = next(iter(documents.values()))
+  for metric, title in GAP_METRICS:
+    rows = [[name] + [f'{_class_row(doc, c)[metric]:.2f} ({_class_row(doc, c)[f"{metric}_gap"]:+.2f}'
+                      f' ± {_class_row(doc, c)[f"{metric}_gap_se"]:.2f})' for c in classes]
+            for name, doc in documents.items()]
+    rows.append([GRAY_ROW] + [f'{_class_row(gray_source, c)[f"gray_{metric}"]:.2f}'
+                              for c in classes])
+    parts.append(f'#### {title}: mean (gap to gray ± se)\n\n'
+                 + tables.render_table(['trained on', *classes], rows, 'markdown'))
+  rows = [[name] + [f'{_class_row(doc, c)["delta_colorfulness"]:.2f}' for c in classes]
+          for name, doc in documents.items()]
+  rows.append([GRAY_ROW] + [f'{_class_row(gray_source, c)["true_colorfulness"]:.2f}'
+                            for c in classes])
+  parts.append('#### ΔCF = |CF ours − CF true| (lower is better; gray: CF true)\n\n'
+               + tables.render_table(['trained on', *classes], rows, 'markdown'))
+  return '\n\n'.join(parts) + '\n'
+
+
+def paired_difference(specialist: dict, combined: dict, label: str,
+                      metric: str) -> tuple[float, float, int]:
+  """Specialist minus combined on the same photos of one class: mean, bootstrap se, photos."""
+  theirs = {p['path']: p['scores'][metric] for p in combined['photos'] if p['label'] == label}
+  pairs = [(p['scores'][metric], theirs[p['path']]) for p in specialist['photos']
+           if p['label'] == label and p['path'] in theirs]
+  differences = np.array([a - b for a, b in pairs], np.float64)
+  return float(differences.mean()), summary_lib.bootstrap_se(differences), len(pairs)
+
+
+def verdicts(documents: dict[str, dict], classes: list[str]) -> list[str]:
+  """Per class: does its specialist beat the combined model on its own class (paired, 2 se)?"""
+  lines = []
   for label in classes:
-    own = next(o for o in outcomes if o.name == label).metrics[label]
-    wins = [title for metric, title, higher in TABLE_METRICS if higher is not None
-            and (own[metric] > combined[label][metric] if higher
-                 else own[metric] < combined[label][metric])]
-    verdicts.append(f'- **{label}**: specialist better on {len(wins)} of 3 '
-                    f'({", ".join(wins) or "none"}); PSNR {own["psnr"]:.2f} vs '
-                    f'{combined[label]["psnr"]:.2f} dB, AuC {own["auc"]:.2f} vs '
-                    f'{combined[label]["auc"]:.2f}, ΔCF {own["delta_colorfulness"]:.2f} vs '
-                    f'{combined[label]["delta_colorfulness"]:.2f}.')
-  return verdicts
+    parts = []
+    for metric, title in GAP_METRICS:
+      mean, se, count = paired_difference(documents[label], documents[ALL], label, metric)
+      word = 'better' if mean > 2 * se else 'worse' if mean < -2 * se else 'no different'
+      parts.append(f'{title.split()[0]} {mean:+.2f} ± {se:.2f} ({word})')
+    dcf = (_class_row(documents[label], label)['delta_colorfulness'],
+           _class_row(documents[ALL], label)['delta_colorfulness'])
+    lines.append(f'- **{label}** ({count} photos), specialist minus combined: {"; ".join(parts)}; '
+                 f'ΔCF {dcf[0]:.2f} vs {dcf[1]:.2f}.')
+  return lines
 
 
-def bar_chart_svg(outcomes: list[ModelResult], classes: list[str], metric: str, title: str) -> str:
-  """Grouped bars: one group per evaluated class, one bar per model plus gray."""
-  series = [(o.name, [o.metrics[c][metric] for c in classes]) for o in outcomes]
-  series.append(('gray', [outcomes[0].metrics[c][results.gray_metric(metric)]
-                          for c in classes]))
-  colours = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759', '#9c9c9c']
-  top = max(max(values) for _, values in series) or 1.0
-  bar, gap, height = 14, 24, 160
-  width = len(classes) * (len(series) * bar + gap) + 40
-  parts = [f'<svg width="{width}" height="{height + 60}" xmlns="http://www.w3.org/2000/svg">',
-           f'<text x="4" y="14" font-size="13">{html.escape(title)}</text>']
-  for ci, label in enumerate(classes):
-    x0 = 20 + ci * (len(series) * bar + gap)
-    for si, (name, values) in enumerate(series):
-      h = height * values[ci] / top
-      parts.append(f'<rect x="{x0 + si * bar}" y="{20 + height - h:.1f}" width="{bar - 2}" '
-                   f'height="{h:.1f}" fill="{colours[si % len(colours)]}">'
-                   f'<title>{html.escape(name)}: {values[ci]:.2f}</title></rect>')
-    parts.append(f'<text x="{x0}" y="{height + 36}" font-size="12">{html.escape(label)}</text>')
-  legend = ' '.join(f'<tspan fill="{colours[i % len(colours)]}">■ {html.escape(n)}</tspan>'
-                    for i, (n, _) in enumerate(series))
-  parts.append(f'<text x="4" y="{height + 54}" font-size="12">{legend}</text></svg>')
-  return ''.join(parts)
-
-
-def write_reports(config: PipelineConfig, outcomes: list[ModelResult], classes: list[str],
-                  examples_uri: str, seconds: float) -> tuple[str, str]:
-  """experiment.md and experiment.html under <home>/reports; returns both paths."""
-  header = [f'Data root: `{config.data_root}`; {config.train_steps} training steps of batch '
-            f'{config.training.batch_size} per model; total time {seconds / 60:.1f} min.', '',
-            'Rows: the class the model was trained on; columns: the test split it was evaluated '
-            'on (the same split for every model). Values are read from each run\'s TFMA '
-            'evaluation:', '']
-  header += [f'- {o.name}: model `{o.model_uri}`, evaluation `{o.evaluation_uri}` '
-             f'({o.seconds / 60:.1f} min)' for o in outcomes]
-  body = '\n'.join(header + ['', matrix_markdown(outcomes, classes), '## Does the specialist win?',
-                             ''] + specialist_verdicts(outcomes, classes)) + '\n'
+def write_report(config: PipelineConfig, models: list[TrainedModel], classes: list[str],
+                 documents: dict[str, dict[str, dict]], minutes: float) -> str:
+  """<home>/experiment/reports/experiment.md; returns its path."""
+  lines = ['# Per-class versus combined training', '',
+           f'{config.train_steps} training steps of batch {config.training.batch_size} per model '
+           f'({config.training.epochs} epochs), encoder {config.training.encoder}; this command took '
+           f'{minutes:.1f} min.', '']
+  lines += [f'- {m.name}: `{m.saved_model}`' + (f' (trained in {m.minutes:.1f} min)'
+                                                 if m.minutes is not None else '') for m in models]
+  for dataset, per_model in documents.items():
+    lines += ['', f'## {DATASET_TITLES[dataset]}', '', matrix_markdown(per_model, classes),
+              '### Does the specialist beat the combined model on its own class?', '',
+              *verdicts(per_model, classes)]
   os.makedirs(config.reports_dir, exist_ok=True)
-  markdown_path = os.path.join(config.reports_dir, 'experiment.md')
-  with open(markdown_path, 'w') as f:
-    f.write('# Per-class versus combined training\n\n' + body)
-
-  samples = report.sample_per_class(report.read_split_examples(examples_uri), per_class=3)
-  images = [row['image'] for rows in samples.values() for row in rows]
-  columns = {o.name: report.colorize(os.path.join(o.model_uri, 'Format-Serving'), images)
-             for o in outcomes}
-  charts = ''.join(bar_chart_svg(outcomes, classes, metric, title)
-                   for metric, title, _ in TABLE_METRICS)
-  matrices = ''.join(f'<h3>{html.escape(title)}</h3>'
-                     + tables.render_table(*matrix_table(outcomes, classes, metric), 'html')
-                     for metric, title, _ in TABLE_METRICS)
-  verdicts = ''.join(f'<li>{html.escape(v[2:])}</li>' for v in specialist_verdicts(outcomes,
-                                                                                   classes))
-  html_path = os.path.join(config.reports_dir, 'experiment.html')
-  with open(html_path, 'w') as f:
-    f.write(report.page('Per-class versus combined training',
-                        matrices + charts + f'<h2>Does the specialist win?</h2><ul>{verdicts}</ul>'
-                        + report.gallery_html(samples, columns)))
-  return markdown_path, html_path
+  path = os.path.join(config.reports_dir, 'experiment.md')
+  with open(path, 'w') as f:
+    f.write('\n'.join(lines) + '\n')
+  return path
 
 
-def run_experiment(config: PipelineConfig) -> str:
-  """Trains and evaluates the four models; returns a short text naming the report files."""
+def run_experiment(config: PipelineConfig, ood_root: str | None = None,
+                   skip_training: bool = False) -> str:
+  """Trains (or finds) the four models, scores them, writes the report; returns its path."""
   classes = sorted({label for label, _ in image_files.list_images(config.data_root)})
   config = experiment_config(config)
   start = time.monotonic()
-  outcomes = train_and_evaluate(config, classes)
-  examples = results.latest_output(results.open_store(config), config, 'FileBasedExampleGen',
-                                   'examples')
-  markdown_path, html_path = write_reports(config, outcomes, classes, examples.uri,
-                                           time.monotonic() - start)
-  return f'Experiment report: {markdown_path}\n                   {html_path}'
+  models = find_models(config, classes) if skip_training else train_models(config, classes)
+  datasets = {TEST: photos_lib.split_photos(config.home, 'test', config.pipeline_name)}
+  if ood_root:
+    datasets[OOD] = photos_lib.folder_photos(ood_root)
+  documents = {dataset: {m.name: scored(config, m, dataset, photos) for m in models}
+               for dataset, photos in datasets.items()}
+  return write_report(config, models, classes, documents, (time.monotonic() - start) / 60)
 
 
 def main(argv: list[str] | None = None) -> None:
   """`python -m experiments.experiment`: errors the user can fix are one line, no traceback."""
   parser = argparse.ArgumentParser(prog='python -m experiments.experiment',
-                                   description=__doc__.splitlines()[0])
+                                   description=__doc__.splitlines()[0],
+                                   formatter_class=argparse.ArgumentDefaultsHelpFormatter)
   parser.add_argument('--data-root', required=True,
                       help='folder of class sub-folders of photos (COLORIZATION_DATA_ROOT)')
   parser.add_argument('--home', help='the outputs go under <home>/experiment (COLORIZATION_HOME)')
+  parser.add_argument('--ood-root', help='also score every model on this folder of class '
+                      'sub-folders of photos from other sources')
+  parser.add_argument('--skip-training', action='store_true',
+                      help='score the models already trained under --home instead of running '
+                      'the pipelines')
   args = parser.parse_args(argv)
   try:
-    print(run_experiment(config_lib.from_env(data_root=args.data_root, home=args.home)))
+    config = config_lib.from_env(data_root=args.data_root, home=args.home)
+    print(f'Experiment report: {run_experiment(config, args.ood_root, args.skip_training)}')
   except (OSError, ValueError) as error:
     raise SystemExit(f'experiment: error: {error}') from None
 

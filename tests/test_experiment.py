@@ -20,15 +20,48 @@ def _experiment(*args: str, **environ: str) -> subprocess.CompletedProcess:
                         timeout=1200)
 
 
+def _document(psnr_by_photo: dict[str, float], gray: float = 20.0) -> dict:
+  """An evaluation document as evaluate.py writes it, for photos '<class>/<n>.jpg'."""
+  photos = [{'path': path, 'label': path.split('/')[0],
+             'scores': {'psnr': value, 'gray_psnr': gray, 'auc': 90.0, 'gray_auc': 88.0}}
+            for path, value in psnr_by_photo.items()]
+  classes = {}
+  for label in sorted({p['label'] for p in photos}):
+    values = [p['scores']['psnr'] for p in photos if p['label'] == label]
+    classes[label] = {'psnr': sum(values) / len(values), 'gray_psnr': gray,
+                      'psnr_gap': sum(values) / len(values) - gray, 'psnr_gap_se': 0.1,
+                      'auc': 90.0, 'gray_auc': 88.0, 'auc_gap': 2.0, 'auc_gap_se': 0.2,
+                      'delta_colorfulness': 3.0, 'true_colorfulness': 30.0}
+  return {'classes': classes, 'photos': photos}
+
+
 def test_matrix_rows_are_models_then_gray():
-  classes = ['animal', 'face']
-  metrics = {c: {'psnr': 20.0 + i, 'gray_psnr': 22.0 + i} for i, c in enumerate(classes)}
-  outcomes = [experiment.ModelResult(name, metrics, 'model', 'evaluation', 1.0)
-              for name in ('animal', 'face', experiment.ALL)]
-  header, rows = experiment.matrix_table(outcomes, classes, 'psnr')
-  assert header == ['trained on', 'animal', 'face']
-  assert rows[-1] == [experiment.GRAY_ROW, '22.00', '23.00']
-  assert [row[0] for row in rows[:-1]] == ['animal', 'face', 'all']
+  documents = {name: _document({'animal/1.jpg': 21.0 + i, 'face/1.jpg': 22.0 + i})
+               for i, name in enumerate(['animal', 'face', experiment.ALL])}
+  text = experiment.matrix_markdown(documents, ['animal', 'face'])
+  psnr = text.split('#### PSNR')[1].split('####')[0].strip().splitlines()
+  assert [row.split('|')[1].strip() for row in psnr[4:]] == ['animal', 'face', 'all', 'gray (a=b=0)']
+  assert '| 23.00 (+3.00 ± 0.10) |' in psnr[6]          # all, on animal
+  assert psnr[7].split('|')[2].strip() == '20.00'       # gray
+  assert '#### ΔCF' in text and '#### AuC' in text
+
+
+def test_the_specialist_is_compared_photo_by_photo():
+  specialist = _document({f'face/{i}.jpg': 25.0 + (i % 2) for i in range(10)})
+  combined = _document({f'face/{i}.jpg': 24.0 + (i % 2) for i in range(10)} | {'face/x.jpg': 0.0})
+  mean, se, count = experiment.paired_difference(specialist, combined, 'face', 'psnr')
+  assert (mean, se, count) == (pytest.approx(1.0), pytest.approx(0.0), 10)
+  lines = experiment.verdicts({'face': specialist, experiment.ALL: combined}, ['face'])
+  assert lines[0].startswith('- **face** (10 photos)') and 'PSNR +1.00 ± 0.00 (better)' in lines[0]
+
+
+def test_noise_makes_no_verdict():
+  rng = __import__('numpy').random.default_rng(0)
+  noise = {f'animal/{i}.jpg': float(v) for i, v in enumerate(rng.normal(0.0, 1.0, 40))}
+  specialist = _document({k: 22.0 + v for k, v in noise.items()})
+  combined = _document({k: 22.0 for k in noise})
+  line = experiment.verdicts({'animal': specialist, experiment.ALL: combined}, ['animal'])[0]
+  assert 'PSNR' in line and '(no different)' in line.split(';')[0]
 
 
 def test_a_bad_data_root_is_one_line(tmp_path):
@@ -47,10 +80,16 @@ def experiment_home(demo_data_root, tmp_path_factory) -> str:
   for name in CLASSES:
     shutil.copytree(os.path.join(demo_data_root, name), data_root / name)
   home = str(tmp_path_factory.mktemp('experiment'))
-  result = _experiment('--data-root', str(data_root), '--home', home, COLORIZATION_TRAIN_STEPS='2',
-                       COLORIZATION_EPOCHS='1', COLORIZATION_BATCH_SIZE='4')
+  knobs = dict(COLORIZATION_TRAIN_STEPS='2', COLORIZATION_EPOCHS='1', COLORIZATION_BATCH_SIZE='4')
+  result = _experiment('--data-root', str(data_root), '--home', home, '--ood-root', str(data_root),
+                       **knobs)
   assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
   assert 'experiment.md' in result.stdout
+  # Restarted: every model comes back from the cache and every evaluation from its file.
+  again = _experiment('--data-root', str(data_root), '--home', home, '--ood-root', str(data_root),
+                      **knobs)
+  assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+  assert 'Trainer running' not in again.stdout and 'scoring model' not in again.stdout
   return home
 
 
@@ -60,42 +99,35 @@ def _markdown(home: str) -> str:
 
 
 @pytest.mark.slow
-def test_matrix_is_complete(experiment_home):
+def test_both_datasets_have_every_matrix(experiment_home):
   text = _markdown(experiment_home)
-  for title in ('PSNR (dB)', 'AuC (%)', 'CF', 'ΔCF'):
-    table = text.split(f'### {title}\n')[1].strip().split('\n\n')[0]
-    rows = {line.split('|')[1].strip(): line for line in table.splitlines()[2:]}
-    assert set(rows) == {*CLASSES, 'all', 'gray (a=b=0)'}
-    for line in rows.values():
-      cells = [c.strip() for c in line.strip('|').split('|')[1:]]
-      assert len(cells) == len(CLASSES), line
-      assert all(re.fullmatch(r'-?\d+\.\d\d', c) for c in cells), line
-  assert text.count('specialist better on') == len(CLASSES)
+  for dataset in experiment.DATASET_TITLES.values():
+    section = text.split(f'## {dataset}\n')[1].split('\n## ')[0]
+    for title in ('PSNR (dB)', 'AuC (%)', 'ΔCF'):
+      table = section.split(f'#### {title}')[1].split('\n\n')[1]
+      rows = {line.split('|')[1].strip() for line in table.splitlines()[2:]}
+      assert rows == {*CLASSES, 'all', 'gray (a=b=0)'}
+    assert section.count('specialist minus combined') == len(CLASSES)
 
 
 @pytest.mark.slow
 def test_numbers_come_from_the_evaluations(experiment_home):
-  import tensorflow_model_analysis as tfma
+  import json
   text = _markdown(experiment_home)
-  psnr_table = text.split('### PSNR (dB)\n')[1].strip().split('\n\n')[0].splitlines()
-  header = [c.strip() for c in psnr_table[0].strip('|').split('|')[1:]]
-  for model, evaluation in re.findall(r'- (\w+): model `[^`]+`, evaluation `([^`]+)`', text):
-    row = next(line for line in psnr_table if line.startswith(f'| {model} |'))
-    reported = [float(c) for c in row.strip('|').split('|')[1:]]
-    evaluated = {}
-    for record in tfma.load_metrics(evaluation):
-      keys = record.slice_key.single_slice_keys
-      if keys:
-        values = {kv.key.name: kv.value.double_value.value for kv in record.metric_keys_and_values
-                  if not kv.key.is_diff and kv.key.model_name != tfma.BASELINE_KEY}
-        evaluated[keys[0].bytes_value.decode()] = values['psnr']
-    assert reported == pytest.approx([round(evaluated[c], 2) for c in header], abs=0.006)
+  for dataset, title in experiment.DATASET_TITLES.items():
+    section = text.split(f'## {title}\n')[1]
+    psnr_rows = section.split('#### PSNR')[1].split('\n\n')[1].splitlines()
+    for model in (*CLASSES, 'all'):
+      with open(os.path.join(experiment_home, 'experiment', 'evaluations',
+                             f'{model}-{dataset}.json')) as f:
+        document = json.load(f)
+      row = next(line for line in psnr_rows if line.startswith(f'| {model} |'))
+      reported = [float(cell.split('(')[0]) for cell in row.strip('|').split('|')[1:]]
+      assert reported == pytest.approx(
+          [round(document['classes'][c]['psnr'], 2) for c in CLASSES], abs=0.006)
 
 
-@pytest.mark.slow
-def test_html_report_has_charts_and_gallery(experiment_home):
-  with open(os.path.join(experiment_home, 'experiment', 'reports', 'experiment.html')) as f:
-    page = f.read()
-  assert page.count('<svg') == len(experiment.TABLE_METRICS)
-  per_image = 1 + len(CLASSES) + 1 + 1  # gray, each specialist, all, truth
-  assert page.count('data:image/png;base64,') >= len(CLASSES) * per_image
+def test_skip_training_needs_trained_models(tmp_path, demo_data_root):
+  result = _experiment('--data-root', demo_data_root, '--home', str(tmp_path), '--skip-training')
+  assert result.returncode != 0 and 'Traceback' not in result.stderr
+  assert result.stderr.splitlines()[-1].startswith('experiment: error: ')

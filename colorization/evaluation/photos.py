@@ -86,13 +86,14 @@ def _listed_photo(data_root: str, relative: str, file_list: str) -> Photo:
   return Photo('/'.join(parts), parts[0], os.path.join(data_root, *parts))
 
 
-def split_photos(home: str, split: str = 'test') -> list[Photo]:
-  """The photos of one split of the last pipeline run under `home`, read from its examples (the
-  bytes ExampleGen stored, keyed by their path under the run's data root)."""
+def split_photos(home: str, split: str = 'test', pipeline_name: str | None = None) -> list[Photo]:
+  """The photos of one split of the last pipeline run under `home` (of the named pipeline, default
+  the configured one), read from its examples (the bytes ExampleGen stored, keyed by their path
+  under the run's data root)."""
   from colorization.models import features
   from colorization.pipeline import config as config_lib
   from colorization.pipeline import report, results
-  config = config_lib.from_env(home=home)
+  config = config_lib.from_env(home=home, pipeline_name=pipeline_name)
   examples = results.latest_output(results.open_store(config), config, 'FileBasedExampleGen',
                                    'examples')
   if examples is None:
