@@ -137,8 +137,9 @@ def test_usage_errors_are_one_line_with_the_verb(capsys):
   with pytest.raises(SystemExit) as exit_:
     cli.main(['colorize', 'photo.jpg', '--server', '127.0.0.1:1'])
   assert exit_.value.code == 2
-  assert capsys.readouterr().err == ('colorization colorize: error: the following arguments are '
-                                     'required: -o/--output-dir (see colorization colorize --help)\n')
+  assert capsys.readouterr().err == (
+      'colorization colorize: error: the following arguments are required: -o/--output-dir '
+      '(see colorization colorize --help)\n')
   with pytest.raises(SystemExit):
     cli.main(['kubeflow', 'compile', '--epochs', 'two'])
   assert capsys.readouterr().err.startswith(

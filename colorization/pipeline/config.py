@@ -23,7 +23,7 @@ class PipelineConfig:
   # examples and the transformed ones are Lab PNGs TFDV cannot describe.
   transform_statistics: bool = False
   # Trainer: TrainArgs / EvalArgs steps here, every other knob in models/hparams.py
-  train_steps: int = 1500                              # the full budget; the demo asks for DEMO_BUDGET
+  train_steps: int = 1500                               # full budget; the demo: DEMO_BUDGET
   eval_steps: int = 0                                   # 0 = the whole eval split
   training: hparams.TrainingConfig = dataclasses.field(default_factory=hparams.TrainingConfig)
   # Evaluator
