@@ -154,7 +154,24 @@ def test_code_and_paths_are_those_the_image_and_cluster_see(spec, compiled):
   assert constant('Transform', 'preprocessing_fn') == 'colorization.models.preprocessing.preprocessing_fn'
   assert constant('Trainer', 'run_fn') == 'colorization.models.trainer.run_fn'
   assert config.serving_dir in constant('Pusher', 'push_destination')
+  assert constant('LatestPushedModel', 'serving_dir') == config.serving_dir
   assert 'module_file' not in json.dumps(compiled['documents'][0])
+
+
+def test_the_evaluators_baseline_is_the_latest_pushed_model(spec, compiled):
+  """No resolver on KFP: LatestPushedModel reads the push destination after each new Trainer
+  model, and the Evaluator, whose executor accepts its empty first-run output, compares to it."""
+  containers = _containers(spec)
+  assert 'latest_blessed_model_resolver' not in spec.root.dag.tasks
+  assert containers['LatestPushedModel']['args'][:2] == [
+      '--executor_class_path', 'colorization.components.latest_pushed_model.Executor']
+  assert containers['Evaluator']['args'][:2] == [
+      '--executor_class_path', 'colorization.components.evaluator.Executor']
+  tasks = spec.root.dag.tasks
+  candidate = tasks['LatestPushedModel'].inputs.artifacts['candidate'].task_output_artifact
+  assert candidate.producer_task == 'Trainer'
+  baseline = tasks['Evaluator'].inputs.artifacts['baseline_model'].task_output_artifact
+  assert (baseline.producer_task, baseline.output_artifact_key) == ('LatestPushedModel', 'model')
 
 
 def test_the_volume_claim_is_mounted_in_every_container_step(spec, compiled):

@@ -40,7 +40,8 @@ def kubeflow_config(config: PipelineConfig, image: str | None = None) -> Pipelin
   """The config as the pipeline's containers see it; ValueError naming any path they cannot use.
 
   The schema inside this package maps to its copy in the image (IMAGE_SOURCE_DIR). The
-  blessed-model resolver is left out: the open-source KFP backend has no resolver executor.
+  blessed-model resolver is left out: the open-source KFP backend has no resolver executor (the
+  Evaluator's baseline is then the newest pushed model).
   """
   config = config.replace(image=image)
   if not config.home.startswith(OBJECT_STORE):

@@ -34,8 +34,8 @@ class PipelineConfig:
   min_psnr_db: float = 5.0                             # sanity floor for the first model
   min_colorfulness_ratio: float = 0.7                  # CF_pred / CF_true floor, first model too
   # Resolve the last blessed model (baseline for the Evaluator, warm start). Open-source KFP has
-  # no resolver executor, so kubeflow/runner.py turns this off; blessing then uses min_psnr_db
-  # and min_colorfulness_ratio.
+  # no resolver executor, so kubeflow/runner.py turns this off: the baseline is then the newest
+  # version under serving_dir (components/latest_pushed_model.py) and warm start is off.
   resolve_blessed_model: bool = True
   # Beam: one arg per item, e.g. --direct_running_mode=multi_threading or Dataflow/Flink flags.
   beam_args: tuple[str, ...] = ('--runner=DirectRunner', '--direct_num_workers=1')

@@ -9,6 +9,8 @@ from tfx import v1 as tfx
 from ml_metadata.proto import metadata_store_pb2
 
 from colorization.components import image_example_gen
+from colorization.components.evaluator import Evaluator
+from colorization.components.latest_pushed_model import LatestPushedModel
 from colorization.models import features, metrics
 from colorization.pipeline.config import PipelineConfig
 
@@ -70,6 +72,9 @@ def create_pipeline(config: PipelineConfig,
                     trainer_platform_config: message.Message | None = None) -> tfx.dsl.Pipeline:
   """ExampleGen -> statistics/schema/validation -> Transform -> Trainer -> Evaluator -> Pusher.
 
+  The Evaluator's baseline is the last blessed model: found by TFX's resolver, or with
+  config.resolve_blessed_model off (Kubeflow), the newest version the Pusher wrote.
+
   trainer_platform_config: the Trainer's resource request for an orchestrator (Kubeflow: the KFP
   ResourceSpec kubeflow/runner.py builds from config). LocalDagRunner rejects a ResourceSpec.
   """
@@ -96,24 +101,29 @@ def create_pipeline(config: PipelineConfig,
       model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
       model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
   ).with_id('latest_blessed_model_resolver') if config.resolve_blessed_model else None
-  blessed_model = latest_blessed_model.outputs['model'] if latest_blessed_model else None
 
   trainer = tfx.components.Trainer(
       run_fn=RUN_FN,
       examples=transform.outputs['transformed_examples'],
       transform_graph=transform.outputs['transform_graph'],
-      base_model=blessed_model if config.training.warm_start else None,
+      base_model=(latest_blessed_model.outputs['model']
+                  if latest_blessed_model and config.training.warm_start else None),
       train_args=tfx.proto.TrainArgs(splits=['train'], num_steps=config.train_steps),
       eval_args=tfx.proto.EvalArgs(splits=['eval'], num_steps=config.eval_steps or None),
       custom_config=dict(config.training.to_custom_config(), code_version=code_version))
   if trainer_platform_config is not None:
     trainer.with_platform_config(trainer_platform_config)
 
-  evaluator = tfx.components.Evaluator(
+  # Without the resolver (Kubeflow) the newest pushed version is the last blessed model.
+  latest_pushed_model = None if latest_blessed_model else LatestPushedModel(
+      candidate=trainer.outputs['model'], serving_dir=config.serving_dir)
+  baseline = latest_blessed_model or latest_pushed_model
+
+  evaluator = Evaluator(
       examples=example_gen.outputs['examples'],
       example_splits=['test'],
       model=trainer.outputs['model'],
-      baseline_model=blessed_model,
+      baseline_model=baseline.outputs['model'],
       eval_config=eval_config(config))
 
   pusher = tfx.components.Pusher(
@@ -126,7 +136,8 @@ def create_pipeline(config: PipelineConfig,
       pipeline_name=config.pipeline_name,
       pipeline_root=config.pipeline_root,
       components=[c for c in (example_gen, statistics_gen, schema_gen, example_validator,
-                              transform, latest_blessed_model, trainer, evaluator, pusher) if c],
+                              transform, latest_blessed_model, trainer, latest_pushed_model,
+                              evaluator, pusher) if c],
       enable_cache=config.enable_cache,
       metadata_connection_config=metadata_connection_config,
       beam_pipeline_args=config.beam_pipeline_args())
