@@ -132,3 +132,13 @@ def test_every_training_knob_is_declared_once():
   pipeline_fields = {field.name for field in dataclasses.fields(config_lib.PipelineConfig)}
   training_fields = {field.name for field in dataclasses.fields(hparams.TrainingConfig)}
   assert not pipeline_fields & training_fields
+
+
+def test_class_aware_knobs_come_from_the_environment():
+  assert not config_lib.from_env({}).training.class_aware
+  training = config_lib.from_env({'COLORIZATION_CLASS_AWARE': '1',
+                                   'COLORIZATION_CLASS_LOSS_WEIGHT': '0.3',
+                                   'COLORIZATION_CLASS_TEACHER_FORCING': '0.25'}).training
+  assert (training.class_aware, training.class_loss_weight,
+          training.class_teacher_forcing) == (True, 0.3, 0.25)
+  assert hparams.TrainingConfig.from_custom_config(training.to_custom_config()) == training

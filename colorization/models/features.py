@@ -28,4 +28,16 @@ COLORIZED_PNG_KEY = 'colorized_png'
 EXAMPLES_KEY = 'examples'
 LAB_PRED_KEY = 'Lab'             # tf.Example signature output: input L with predicted ab
 
+# Class-aware models (hparams.TrainingConfig.class_aware). The classes: the labels of the training
+# split, written by Transform's analyzer as the vocabulary file CLASS_VOCABULARY.
+CLASS_VOCABULARY = 'class_vocabulary'
+AB_LOGITS_KEY = 'ab_bin_logits'  # network output: ab-bin logits
+CLASS_PROBS_KEY = 'class_probs'  # network output / signature output: class probabilities [B, C]
+CLASS_CONDITION_KEY = 'class_condition'  # network input [B, C]: forced class probabilities;
+                                         # an all-zero row conditions on the head's prediction
+CLASS_NAME_KEY = 'class_name'    # signature input (forced; '' = predict) and output (predicted)
+CLASS_PROBABILITY_KEY = 'class_probability'  # signature output: probability of class_name
+COLORIZE_IMAGE_WITH_CLASS = 'colorize_image_with_class'
+CLASSIFY_EXAMPLES = 'classify_examples'  # serialized tf.Examples -> predicted class
+
 MODEL_NAME = 'colorizer'         # TF Serving model name

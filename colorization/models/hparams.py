@@ -33,6 +33,11 @@ class TrainingConfig:
   warm_start: bool = False
   train_classes: tuple[str, ...] = ()           # empty = every class; else train on these only
   seed: int = 0                                 # weights, shuffling and augmentation
+  # Class-aware colorizer (network.py): a class head on the encoder, FiLM on the decoder.
+  class_aware: bool = False
+  class_loss_weight: float = 0.1                # class cross-entropy beside the colour loss
+  class_teacher_forcing: float = 0.5            # share of training images conditioned on their
+                                                # true class; the rest on the head's prediction
 
   def to_custom_config(self) -> dict:
     """JSON-ready form for the Trainer's custom_config (tuples become lists)."""

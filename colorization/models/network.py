@@ -49,13 +49,35 @@ def _scratch_features(lightness: tf.Tensor, width: int):
   return skip4, skip8, x, _conv(x, 8 * width, strides=2)        # global path from 1/32
 
 
+def _given_or_predicted(tensors: list[tf.Tensor]) -> tf.Tensor:
+  """Per image: the caller's class probabilities, or the head's (no gradient) if the row is 0."""
+  given, predicted = tensors
+  is_given = tf.reduce_sum(given, axis=-1, keepdims=True) > 0
+  return tf.where(is_given, given, tf.stop_gradient(predicted))
+
+
+def _film(x: tf.Tensor, condition: tf.Tensor, channels: int) -> tf.Tensor:
+  """FiLM (Perez et al. 2018): x * (1 + W p) + V p per channel; W = V = 0 at the start."""
+  scale = keras.layers.Dense(channels, use_bias=False, kernel_initializer='zeros',
+                             name='film_scale')(condition)
+  shift = keras.layers.Dense(channels, use_bias=False, kernel_initializer='zeros',
+                             name='film_shift')(condition)
+  return keras.layers.Lambda(
+      lambda t: t[0] * (1.0 + t[1][:, None, None, :]) + t[2][:, None, None, :])([x, scale, shift])
+
+
 def build_network(num_bins: int, width: int = 32, prior: np.ndarray | None = None,
-                  encoder: str = hparams.PRETRAINED_ENCODER, encoder_weights: str = '') -> keras.Model:
+                  encoder: str = hparams.PRETRAINED_ENCODER, encoder_weights: str = '',
+                  num_classes: int = 0) -> keras.Model:
   """L [B, H, W, 1] (Lab units) -> ab-bin logits [B, H/4, W/4, num_bins]; H, W multiples of 32.
 
   prior: bin probabilities [num_bins] the logits start from (their log is the initial bias), so
   training begins at the colour distribution instead of a uniform guess. The pretrained encoder
   starts frozen (ENCODER_LAYER); encoder_weights: its .pth file ('' = the package's).
+  num_classes > 0 builds the class-aware network: inputs {L, class_condition [B, C]}, outputs
+  {ab_bin_logits, class_probs [B, C]} (features.py keys); a softmax head on the pooled encoder
+  features predicts the class and FiLM conditions the fusion layer on the caller's class
+  probabilities, or on the head's where the caller's row is all zero.
   """
   if encoder not in hparams.ENCODERS:
     raise ValueError(f'encoder {encoder!r} is not one of {", ".join(hparams.ENCODERS)}')
@@ -65,15 +87,31 @@ def build_network(num_bins: int, width: int = 32, prior: np.ndarray | None = Non
   else:
     skip4, skip8, x, context = _scratch_features(lightness, width)
   context = keras.layers.GlobalAveragePooling2D()(context)
+  if num_classes:
+    class_probs = keras.layers.Dense(num_classes, activation='softmax',
+                                     name=features.CLASS_PROBS_KEY)(context)
+    given = keras.Input([num_classes], name=features.CLASS_CONDITION_KEY)
+    condition = keras.layers.Lambda(_given_or_predicted)([given, class_probs])
   context = keras.layers.Dense(4 * width, activation='relu')(context)
   context = keras.layers.Lambda(lambda t: tf.ones_like(t[0][..., :1]) * t[1][:, None, None, :])(
       [x, context])
   x = _conv(keras.layers.Concatenate()([x, context]), 8 * width)  # fusion layer, 1/16
+  if num_classes:
+    x = _film(x, condition, 8 * width)
   x = keras.layers.UpSampling2D(interpolation='bilinear')(x)
   x = _conv(keras.layers.Concatenate()([x, skip8]), 4 * width)
   x = keras.layers.UpSampling2D(interpolation='bilinear')(x)
   x = _conv(keras.layers.Concatenate()([x, skip4]), 2 * width)
   x = _conv(x, 2 * width)
   bias = 'zeros' if prior is None else keras.initializers.Constant(np.log(np.maximum(prior, 1e-8)))
-  logits = keras.layers.Conv2D(num_bins, 1, bias_initializer=bias, name='ab_bin_logits')(x)
+  logits = keras.layers.Conv2D(num_bins, 1, bias_initializer=bias, name=features.AB_LOGITS_KEY)(x)
+  if num_classes:
+    return keras.Model({features.L_KEY: lightness, features.CLASS_CONDITION_KEY: given},
+                       {features.AB_LOGITS_KEY: logits, features.CLASS_PROBS_KEY: class_probs},
+                       name='colorizer')
   return keras.Model(lightness, logits, name='colorizer')
+
+
+def is_class_aware(model: keras.Model) -> bool:
+  """Whether build_network built the model with a class head (num_classes > 0)."""
+  return isinstance(model.input, dict)

@@ -68,15 +68,24 @@ def decoded_features(transformed: dict) -> dict:
   return decoded
 
 
+def class_names(tft_output: tft.TFTransformOutput) -> list[str]:
+  """The training split's classes (preprocessing_fn's label vocabulary), sorted by name."""
+  return sorted(name.decode() if isinstance(name, bytes) else name
+                for name in tft_output.vocabulary_by_name(features.CLASS_VOCABULARY))
+
+
 def preprocessing_fn(inputs: dict) -> dict:
-  """tf.Transform: encoded image -> Lab PNG (L input, ab target); full-pass ab histogram. The
-  histogram's branch decodes at the output size, so the analysis pass never builds 224² Lab."""
+  """tf.Transform: encoded image -> Lab PNG (L input, ab target); full-pass ab histogram and label
+  vocabulary. The histogram's branch decodes at the output size, so the analysis pass never
+  builds 224² Lab."""
   image_bytes = tf.reshape(inputs[features.IMAGE_KEY], [-1])
   histogram = tft.sum(histogram_ab(image_bytes_to_lab(image_bytes, features.PREDICTION_SIZE)),
                       reduce_instance_dims=False)
+  label = tf.reshape(inputs[features.LABEL_KEY], [-1, 1])
+  tft.vocabulary(label, vocab_filename=features.CLASS_VOCABULARY)  # the class-aware model's classes
   return {
       features.LAB_PNG_KEY: encode_lab(image_bytes_to_lab(image_bytes)),
-      features.LABEL_KEY: tf.reshape(inputs[features.LABEL_KEY], [-1, 1]),
+      features.LABEL_KEY: label,
       features.AB_HISTOGRAM_KEY: tf.tile(
           tf.reshape(histogram, [1, ab_bins.GRID_BINS]), [tf.shape(image_bytes)[0], 1]),
   }

@@ -1,14 +1,33 @@
 """The exported SavedModel signatures: the whole serving path lives in the graph."""
+from typing import Callable
+
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from colorization.models import ab_bins, features, lab, preprocessing
+from colorization.models import ab_bins, features, lab, network, preprocessing
+
+
+def predict_ab_and_class(model: tf.keras.Model, bins: ab_bins.AbBins, lightness: tf.Tensor,
+                         condition: tf.Tensor | None = None) -> tuple[tf.Tensor, tf.Tensor | None]:
+  """L [N, S, S, 1] -> (ab [N, S, S, 2]: the annealed mean of the logits, upsampled bilinearly;
+  class probabilities [N, C] of a class-aware model's head, else None). condition [N, C]: the
+  classes a class-aware model colours for (network.build_network); None = its head's prediction."""
+  if network.is_class_aware(model):
+    if condition is None:
+      condition = tf.zeros([tf.shape(lightness)[0],
+                            model.input[features.CLASS_CONDITION_KEY].shape[-1]])
+    outputs = model({features.L_KEY: lightness, features.CLASS_CONDITION_KEY: condition},
+                    training=False)
+    logits, class_probs = outputs[features.AB_LOGITS_KEY], outputs[features.CLASS_PROBS_KEY]
+  else:
+    logits, class_probs = model(lightness, training=False), None
+  ab = tf.image.resize(bins.annealed_mean(logits), tf.shape(lightness)[1:3], method='bilinear')
+  return ab, class_probs
 
 
 def predict_ab(model: tf.keras.Model, bins: ab_bins.AbBins, lightness: tf.Tensor) -> tf.Tensor:
-  """L [N, S, S, 1] -> ab [N, S, S, 2]: the annealed mean of the logits, upsampled bilinearly."""
-  ab = bins.annealed_mean(model(lightness, training=False))
-  return tf.image.resize(ab, tf.shape(lightness)[1:3], method='bilinear')
+  """L [N, S, S, 1] -> ab [N, S, S, 2] (a class-aware model colours for its predicted class)."""
+  return predict_ab_and_class(model, bins, lightness)[0]
 
 
 STRIP_PIXELS = 1 << 16  # full-resolution pixels handled per step: bounds the float intermediates
@@ -81,6 +100,20 @@ def recolor_png(image_bytes: tf.Tensor, ab: tf.Tensor) -> tf.Tensor:
   return tf.io.encode_png(colorized)
 
 
+def images_lightness(image_bytes: tf.Tensor) -> tf.Tensor:
+  """Encoded JPEG/PNG/BMP/GIF [N] -> model-input L [N, S, S, 1], decoding one image at a time."""
+  return tf.map_fn(lambda b: model_lightness(preprocessing.decode_rgb(b)), image_bytes,
+                   fn_output_signature=tf.TensorSpec(
+                       [features.IMAGE_SIZE, features.IMAGE_SIZE, 1], tf.float32),
+                   parallel_iterations=1)
+
+
+def recolor_pngs(image_bytes: tf.Tensor, ab: tf.Tensor) -> tf.Tensor:
+  """Encoded images [N] + model-size ab [N, S, S, 2] -> PNG [N] at full resolution (recolor_png)."""
+  return tf.map_fn(lambda pair: recolor_png(*pair), (image_bytes, ab),
+                   fn_output_signature=tf.string, parallel_iterations=1)
+
+
 def colorize_images(model: tf.keras.Model, bins: ab_bins.AbBins,
                     image_bytes: tf.Tensor) -> tf.Tensor:
   """Encoded JPEG/PNG/BMP/GIF [N] -> colorized PNG [N], each at its input's full resolution.
@@ -88,13 +121,7 @@ def colorize_images(model: tf.keras.Model, bins: ab_bins.AbBins,
   Images are decoded once for the model input and again for recolouring, one at a time, so only
   the one decoded image in hand is ever held at full resolution; the network sees the whole batch.
   """
-  model_l = tf.map_fn(lambda b: model_lightness(preprocessing.decode_rgb(b)), image_bytes,
-                      fn_output_signature=tf.TensorSpec(
-                          [features.IMAGE_SIZE, features.IMAGE_SIZE, 1], tf.float32),
-                      parallel_iterations=1)
-  ab = predict_ab(model, bins, model_l)
-  return tf.map_fn(lambda pair: recolor_png(*pair), (image_bytes, ab),
-                   fn_output_signature=tf.string, parallel_iterations=1)
+  return recolor_pngs(image_bytes, predict_ab(model, bins, images_lightness(image_bytes)))
 
 
 def make_signatures(model: tf.keras.Model, bins: ab_bins.AbBins,
@@ -123,9 +150,79 @@ def make_signatures(model: tf.keras.Model, bins: ab_bins.AbBins,
     lightness, _ = preprocessing.decode_lab(transformed[features.LAB_PNG_KEY])
     return {features.LAB_PRED_KEY: tf.concat([lightness, predict_ab(model, bins, lightness)], -1)}
 
-  return {
+  signatures = {
       features.SERVING_DEFAULT: serving_default,
       features.COLORIZE_IMAGE: colorize_image,
       features.TRANSFORM_FEATURES: transform_features,
       features.SERVING_EXAMPLES: serving_examples,
   }
+  if network.is_class_aware(model):
+    signatures.update(class_aware_signatures(
+        model, bins, preprocessing.class_names(tft_output),
+        lambda examples: transform_features(examples)[features.L_KEY]))
+  return signatures
+
+
+def class_condition(class_names: list[str], names: tf.Tensor) -> tf.Tensor:
+  """Class names [N] -> one-hot conditions [N, C]; '' gives a zero row (the head's prediction).
+  Any other name outside class_names fails the request (InvalidArgument naming the classes)."""
+  matches = tf.equal(names[:, None], tf.constant(class_names)[None, :])
+  known = tf.reduce_any(matches, axis=-1) | tf.equal(names, '')
+  check = tf.debugging.Assert(tf.reduce_all(known), [
+      f'class_name must be empty or one of: {", ".join(class_names)}; got', names])
+  with tf.control_dependencies([check]):
+    return tf.cast(matches, tf.float32)
+
+
+def class_outputs(class_names: list[str], class_probs: tf.Tensor) -> dict:
+  """Class probabilities [N, C] -> the head's most likely class name [N] and its probability [N]."""
+  return {features.CLASS_NAME_KEY: tf.gather(tf.constant(class_names),
+                                             tf.argmax(class_probs, axis=-1)),
+          features.CLASS_PROBABILITY_KEY: tf.reduce_max(class_probs, axis=-1)}
+
+
+def colorize_images_with_class(model: tf.keras.Model, bins: ab_bins.AbBins,
+                               class_names: list[str], image_bytes: tf.Tensor,
+                               names: tf.Tensor | None = None) -> dict:
+  """colorize_images for a class-aware model: colours for the classes named per image (names [N];
+  None or '' = the predicted class); returns the PNGs beside the head's predicted class and its
+  probability (the prediction also when a class was forced)."""
+  condition = None if names is None else class_condition(class_names, names)
+  ab, class_probs = predict_ab_and_class(model, bins, images_lightness(image_bytes), condition)
+  return {features.COLORIZED_PNG_KEY: recolor_pngs(image_bytes, ab),
+          **class_outputs(class_names, class_probs)}
+
+
+def class_aware_signatures(model: tf.keras.Model, bins: ab_bins.AbBins, class_names: list[str],
+                           examples_lightness: Callable[[tf.Tensor], tf.Tensor]) -> dict:
+  """A class-aware model's signatures beside make_signatures' others: serving_default and
+  colorize_image also return the predicted class_name and class_probability;
+  colorize_image_with_class takes image_bytes and a class_name per image ('' = predicted);
+  classify_examples: serialized raw tf.Examples (examples_lightness: -> their L) -> class_name,
+  class_probability and class_probs [N, C] (class_names' order)."""
+  size = features.IMAGE_SIZE
+
+  @tf.function(input_signature=[tf.TensorSpec([None, size, size, 1], tf.float32, features.L_KEY)])
+  def serving_default(lightness):
+    ab, class_probs = predict_ab_and_class(model, bins, lightness)
+    return {features.AB_KEY: ab, **class_outputs(class_names, class_probs)}
+
+  @tf.function(input_signature=[tf.TensorSpec([None], tf.string, features.IMAGE_BYTES_KEY)])
+  def colorize_image(image_bytes):
+    return colorize_images_with_class(model, bins, class_names, image_bytes)
+
+  @tf.function(input_signature=[tf.TensorSpec([None], tf.string, features.IMAGE_BYTES_KEY),
+                                tf.TensorSpec([None], tf.string, features.CLASS_NAME_KEY)])
+  def colorize_image_with_class(image_bytes, class_name):
+    return colorize_images_with_class(model, bins, class_names, image_bytes, class_name)
+
+  @tf.function(input_signature=[tf.TensorSpec([None], tf.string, features.EXAMPLES_KEY)])
+  def classify_examples(examples):
+    _, class_probs = predict_ab_and_class(model, bins, examples_lightness(examples))
+    return {features.CLASS_PROBS_KEY: class_probs, **class_outputs(class_names, class_probs)}
+
+  return {features.SERVING_DEFAULT: serving_default,
+          features.COLORIZE_IMAGE: colorize_image,
+          features.COLORIZE_IMAGE_WITH_CLASS: colorize_image_with_class,
+          features.CLASSIFY_EXAMPLES: classify_examples}
+

@@ -67,22 +67,59 @@ def make_dataset(fn_args, tft_output: tft.TFTransformOutput, files: list[str],
         lightness = augmentation.degrade_lightness(lightness)
     return lightness, preprocessing.pool_ab(ab)
 
+  if config.class_aware:
+    to_pair = class_aware_pairs(to_pair, preprocessing.class_names(tft_output),
+                                config.class_teacher_forcing if training else 0.0)
   return dataset.map(to_pair, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
+def class_aware_pairs(to_pair, class_names: list[str], teacher_forcing: float):
+  """Wraps to_pair for the class-aware network: inputs {L, class_condition}, targets {ab, one-hot
+  class}. A teacher_forcing share of the images is conditioned on its true class (training the
+  override path a caller uses), the rest on the head's own prediction (an all-zero condition, as
+  colorize_image serves). A label outside class_names has a zero one-hot: no class loss."""
+  table = tf.lookup.StaticHashTable(
+      tf.lookup.KeyValueTensorInitializer(tf.constant(class_names),
+                                          tf.range(len(class_names), dtype=tf.int64)), -1)
+
+  def pairs(batch):
+    lightness, ab = to_pair(batch)
+    one_hot = tf.one_hot(table.lookup(tf.reshape(batch[features.LABEL_KEY], [-1])),
+                         len(class_names))
+    forced = tf.random.uniform([tf.shape(one_hot)[0], 1]) < teacher_forcing
+    condition = tf.where(forced, one_hot, tf.zeros_like(one_hot))
+    return ({features.L_KEY: lightness, features.CLASS_CONDITION_KEY: condition},
+            {features.AB_LOGITS_KEY: ab, features.CLASS_PROBS_KEY: one_hot})
+
+  return pairs
+
+
 def _compile(model: tf.keras.Model, bins: ab_bins.AbBins, learning_rate: float,
-             steps: int) -> None:
+             steps: int, class_loss_weight: float = 0.0) -> None:
   schedule = tf.keras.optimizers.schedules.CosineDecay(learning_rate, max(1, steps), alpha=0.05)
+  if network.is_class_aware(model):
+    model.compile(optimizer=tf.keras.optimizers.Adam(schedule),
+                  loss={features.AB_LOGITS_KEY: lambda ab_true, logits: bins.loss(ab_true, logits),
+                        features.CLASS_PROBS_KEY: 'categorical_crossentropy'},
+                  loss_weights={features.AB_LOGITS_KEY: 1.0,
+                                features.CLASS_PROBS_KEY: class_loss_weight},
+                  metrics={features.CLASS_PROBS_KEY: ['categorical_accuracy']})
+    return
   model.compile(optimizer=tf.keras.optimizers.Adam(schedule),
                 loss=lambda ab_true, logits: bins.loss(ab_true, logits))
 
 
-def build_model(config: TrainingConfig, bins: ab_bins.AbBins, total_steps: int) -> tf.keras.Model:
+def build_model(config: TrainingConfig, bins: ab_bins.AbBins, total_steps: int,
+                num_classes: int = 0) -> tf.keras.Model:
   """The network (pretrained encoder frozen) compiled with run_fn's cosine-decayed Adam and the
-  rebalanced loss."""
+  rebalanced loss; with config.class_aware, the class head of num_classes and its weighted
+  cross-entropy too."""
+  if config.class_aware and num_classes < 1:
+    raise ValueError('class_aware needs the number of classes (the training labels)')
   model = network.build_network(bins.size, config.width, prior=bins.rebalanced_prior,
-                                encoder=config.encoder, encoder_weights=config.encoder_weights)
-  _compile(model, bins, config.learning_rate, total_steps)
+                                encoder=config.encoder, encoder_weights=config.encoder_weights,
+                                num_classes=num_classes if config.class_aware else 0)
+  _compile(model, bins, config.learning_rate, total_steps, config.class_loss_weight)
   return model
 
 
@@ -91,7 +128,7 @@ def unfreeze_encoder(model: tf.keras.Model, config: TrainingConfig, bins: ab_bin
   """Makes the pretrained encoder trainable (its BatchNorm stays in inference mode) and
   recompiles at the fine-tuning learning rate."""
   model.get_layer(network.ENCODER_LAYER).trainable = True
-  _compile(model, bins, config.fine_tune_learning_rate, steps)
+  _compile(model, bins, config.fine_tune_learning_rate, steps, config.class_loss_weight)
 
 
 def read_weights(path: str) -> list[np.ndarray]:
@@ -130,7 +167,9 @@ def run_fn(fn_args) -> None:
   if config.encoder != hparams.PRETRAINED_ENCODER:
     fine_tune_steps = 0
   steps_per_epoch = max(1, (fn_args.train_steps - fine_tune_steps) // config.epochs)
-  model = build_model(config, bins, total_steps=steps_per_epoch * config.epochs)
+  num_classes = len(preprocessing.class_names(tft_output)) if config.class_aware else 0
+  model = build_model(config, bins, total_steps=steps_per_epoch * config.epochs,
+                      num_classes=num_classes)
   if config.warm_start:
     _warm_start(model, fn_args.base_model)
   train_data = make_dataset(fn_args, tft_output, fn_args.train_files, config, training=True)

@@ -1,0 +1,113 @@
+"""A class-aware model's exported signatures: predicted class beside the PNG, a forced class."""
+import glob
+import io
+import os
+import subprocess
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from colorization.models import ab_bins, features, hparams, network, preprocessing, signatures
+from tests.conftest import COLORIZATION, SMALL_RUN_FLAGS
+
+CLASSES = ['animal', 'face', 'landscape']
+
+
+def examples_lightness(examples: tf.Tensor) -> tf.Tensor:
+  """Raw tf.Examples -> their L: what make_signatures' transform_features does, without Transform."""
+  image_bytes = tf.io.parse_example(examples, {
+      features.IMAGE_KEY: tf.io.FixedLenFeature([], tf.string)})[features.IMAGE_KEY]
+  return preprocessing.image_bytes_to_lab(image_bytes)[..., :1]
+
+
+@pytest.fixture(scope='module')
+def class_aware_export(tmp_path_factory):
+  """A tiny class-aware network (random FiLM weights) saved with its class-aware signatures."""
+  bins = ab_bins.AbBins(np.ones(ab_bins.GRID_BINS))
+  model = network.build_network(bins.size, width=4, encoder=hparams.SCRATCH_ENCODER,
+                                num_classes=len(CLASSES))
+  rng = np.random.default_rng(3)
+  for name in ('film_scale', 'film_shift'):
+    layer = model.get_layer(name)
+    layer.set_weights([rng.normal(0, 3, w.shape).astype(np.float32) for w in layer.get_weights()])
+  module = tf.Module()
+  module.model = model
+  path = str(tmp_path_factory.mktemp('class_aware_export'))
+  tf.saved_model.save(module, path, signatures=signatures.class_aware_signatures(
+      model, bins, CLASSES, examples_lightness))
+  return tf.saved_model.load(path).signatures
+
+
+def photo(seed: int, size=(40, 56)) -> bytes:
+  rng = np.random.default_rng(seed)
+  coarse = rng.integers(0, 256, (4, 4, 3), np.uint8)
+  buffer = io.BytesIO()
+  Image.fromarray(coarse).resize(size, Image.BILINEAR).save(buffer, 'PNG')
+  return buffer.getvalue()
+
+
+def test_colorize_image_returns_the_predicted_class_beside_the_png(class_aware_export):
+  outputs = class_aware_export[features.COLORIZE_IMAGE](
+      image_bytes=tf.constant([photo(0), photo(1)]))
+  assert set(outputs) == {features.COLORIZED_PNG_KEY, features.CLASS_NAME_KEY,
+                          features.CLASS_PROBABILITY_KEY}
+  assert Image.open(io.BytesIO(outputs[features.COLORIZED_PNG_KEY][0].numpy())).size == (40, 56)
+  assert {name.decode() for name in outputs[features.CLASS_NAME_KEY].numpy()} <= set(CLASSES)
+  probability = outputs[features.CLASS_PROBABILITY_KEY].numpy()
+  assert ((probability >= 1 / len(CLASSES)) & (probability <= 1)).all()
+
+
+def test_a_forced_class_changes_the_colours_and_empty_means_predicted(class_aware_export):
+  images = tf.constant([photo(2)] * len(CLASSES))
+  colorize = class_aware_export[features.COLORIZE_IMAGE_WITH_CLASS]
+  forced = colorize(image_bytes=images, class_name=tf.constant(CLASSES))
+  pngs = forced[features.COLORIZED_PNG_KEY].numpy()
+  assert len(set(pngs)) == len(CLASSES)
+  # The class outputs stay the head's prediction, whatever was forced.
+  assert len(set(forced[features.CLASS_NAME_KEY].numpy())) == 1
+  predicted = class_aware_export[features.COLORIZE_IMAGE](image_bytes=images[:1])
+  empty = colorize(image_bytes=images[:1], class_name=tf.constant(['']))
+  assert empty[features.COLORIZED_PNG_KEY][0] == predicted[features.COLORIZED_PNG_KEY][0]
+
+
+def test_an_unknown_class_is_refused_naming_the_classes(class_aware_export):
+  with pytest.raises(tf.errors.InvalidArgumentError, match='one of: animal, face, landscape'):
+    class_aware_export[features.COLORIZE_IMAGE_WITH_CLASS](
+        image_bytes=tf.constant([photo(4)]), class_name=tf.constant(['dragon']))
+
+
+def test_classify_examples_returns_the_class_probabilities(class_aware_export):
+  example = tf.train.Example(features=tf.train.Features(feature={
+      features.IMAGE_KEY: tf.train.Feature(bytes_list=tf.train.BytesList(value=[photo(5)]))}))
+  outputs = class_aware_export[features.CLASSIFY_EXAMPLES](
+      examples=tf.constant([example.SerializeToString()]))
+  probs = outputs[features.CLASS_PROBS_KEY].numpy()
+  assert probs.shape == (1, len(CLASSES))
+  np.testing.assert_allclose(probs.sum(-1), 1.0, rtol=1e-5)
+  assert outputs[features.CLASS_NAME_KEY][0].numpy().decode() == CLASSES[probs[0].argmax()]
+  np.testing.assert_allclose(outputs[features.CLASS_PROBABILITY_KEY], probs.max(-1), rtol=1e-6)
+
+
+@pytest.mark.slow
+def test_class_aware_pipeline_exports_the_class_signatures(demo_data_root, tmp_path):
+  """COLORIZATION_CLASS_AWARE=1 `colorization run` on the generated photos: the trained model's
+  colorize_image names one of the data's classes and a forced class recolours."""
+  home = str(tmp_path / 'home')
+  result = subprocess.run([COLORIZATION, 'run', '--data-root', demo_data_root, '--home', home,
+                           *SMALL_RUN_FLAGS], capture_output=True, text=True, timeout=1500,
+                          env=dict(os.environ, COLORIZATION_CLASS_AWARE='1'))
+  assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+  exported, = glob.glob(os.path.join(home, 'pipeline_root', 'Trainer', 'model', '*',
+                                     'Format-Serving'))
+  served = tf.saved_model.load(exported).signatures
+  assert {features.COLORIZE_IMAGE_WITH_CLASS, features.CLASSIFY_EXAMPLES} <= set(served)
+  classes = sorted(os.listdir(demo_data_root))
+  images = tf.constant([photo(6)] * len(classes))
+  predicted = served[features.COLORIZE_IMAGE](image_bytes=images)
+  assert predicted[features.CLASS_NAME_KEY][0].numpy().decode() in classes
+  forced = served[features.COLORIZE_IMAGE_WITH_CLASS](image_bytes=images,
+                                                      class_name=tf.constant(classes))
+  assert forced[features.COLORIZED_PNG_KEY].shape == (len(classes),)
+  assert 'class head accuracy' in result.stdout.lower()
