@@ -1,8 +1,10 @@
 """`colorization evaluate`: photo sources, scores shared with the Evaluator's metrics, the gray
 baseline, bootstrap errors, bad files, the JSON output and the verb end to end on a small model."""
+import functools
 import io
 import json
 import os
+import socket
 import subprocess
 import sys
 
@@ -14,6 +16,7 @@ from PIL import Image
 from colorization.cli import main as cli
 from colorization.evaluation import evaluate, photos as photos_lib, scoring, summary
 from colorization.models import ab_bins, features, hparams, lab, metrics, network, signatures
+from colorization.serving import client
 from tests.test_orientation import jpeg_with_orientation
 
 
@@ -177,7 +180,10 @@ def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
   return code, captured.out, captured.err
 
 
-def test_verb_on_a_small_model(tmp_path, small_model, capsys):
+def test_verb_on_a_small_model(tmp_path, small_model, capsys, monkeypatch):
+  # Each run loads the model the same way: load it once (the slow part of this test).
+  monkeypatch.setattr(client, 'saved_model_predictor',
+                      functools.lru_cache(client.saved_model_predictor))
   root = write_photos(tmp_path / 'photos')
   (tmp_path / 'photos' / 'face' / 'phone.jpg').write_bytes(jpeg_with_orientation(6))
   jpeg = (tmp_path / 'photos' / 'face' / 'face_0.jpg').read_bytes()
@@ -216,6 +222,48 @@ def test_verb_on_a_small_model(tmp_path, small_model, capsys):
   output.write_text('an older evaluation')
   assert run_cli([*args, '--overwrite'], capsys)[0] == 1
   assert json.loads(output.read_text()) == json.loads(before)
+
+  again = str(tmp_path / 'again.json')
+  code, out, err = run_cli([*args[:4], '--output', again, '--baseline', str(output)], capsys)
+  assert code == 1, err
+  assert 'ours minus the baseline' in out
+  assert out.splitlines()[-2].split() == ['overall', '7', '+0.00', '±', '0.00', '+0.00', '±', '0.00']
+  assert json.loads(open(again).read())['baseline']['differences']['face']['photos'] == 4
+
+
+def test_paired_differences_to_a_baseline():
+  scores = [scoring.PhotoScore(f'{label}/{i}.jpg', label, 8, 8, {'psnr': 20.0 + i, 'auc': 90.0})
+            for label in ('animal', 'face') for i in range(4)]
+  baseline = {s.path: {'psnr': s.scores['psnr'] - (2.0 if s.path == 'face/0.jpg' else 1.0),
+                       'auc': 89.5} for s in scores if s.path != 'animal/3.jpg'}
+  differences = summary.paired_differences(scores, baseline)
+  assert differences['animal'] == {'photos': 3, 'psnr_difference': 1.0, 'psnr_difference_se': 0.0,
+                                   'auc_difference': 0.5, 'auc_difference_se': 0.0}
+  assert differences['face']['psnr_difference'] == pytest.approx(1.25)
+  assert differences['face']['psnr_difference_se'] > 0
+  assert differences[summary.OVERALL]['photos'] == 7
+  with pytest.raises(ValueError, match='no photo was scored by both'):
+    summary.paired_differences(scores, {'other/x.jpg': {'psnr': 1.0, 'auc': 1.0}})
+
+
+def test_missing_listed_photo_is_named_and_skipped(tmp_path, capsys):
+  root = write_photos(tmp_path / 'photos', per_class=1)
+  (tmp_path / 'list.txt').write_text('face/face_0.jpg\nface/gone.jpg\n')
+  result = evaluate.evaluate(photos_lib.folder_photos(root, str(tmp_path / 'list.txt')), identity)
+  assert [s.path for s in result.scores] == ['face/face_0.jpg']
+  assert result.skipped == [(f'{root}/face/gone.jpg', 'No such file or directory')]
+  assert f'skipped {root}/face/gone.jpg: No such file or directory' in capsys.readouterr().err
+
+
+def test_unreachable_server_is_one_line(tmp_path, capsys, monkeypatch):
+  monkeypatch.setattr(client, 'CONNECT_SECONDS', 0.5)
+  with socket.socket() as s:
+    s.bind(('127.0.0.1', 0))
+    port = s.getsockname()[1]
+  code, out, err = run_cli(['--data-root', write_photos(tmp_path, per_class=1),
+                            '--server', f'127.0.0.1:{port}'], capsys)
+  assert code == 2
+  assert err == f'colorization evaluate: error: cannot reach a model server at 127.0.0.1:{port}\n'
 
 
 @pytest.mark.parametrize('layout', ['no class folders', 'empty class folder'])

@@ -87,7 +87,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                         split=args.split, model=args.model, server=args.server,
                         model_name=args.model_name, output=args.output, overwrite=args.overwrite,
                         batch_size=args.batch_size, limit_per_class=args.limit_per_class,
-                        draws=args.bootstrap_draws, seed=args.seed)
+                        baseline=args.baseline, draws=args.bootstrap_draws, seed=args.seed)
   except client.ModelUnavailable as e:
     raise UserError(str(e)) from None
 
@@ -230,6 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help='photos per Predict request (default: %(default)s)')
   evaluate.add_argument('--limit-per-class', type=int, metavar='N',
                         help='only the first N photos of each class (by path)')
+  evaluate.add_argument('--baseline', metavar='FILE',
+                        help="another model's --output on the same photos: also the per-photo "
+                             'differences to it, per class')
   evaluate.add_argument('--bootstrap-draws', type=int, default=1000,
                         help='resamples for the standard errors (default: %(default)s)')
   evaluate.add_argument('--seed', type=int, default=0,

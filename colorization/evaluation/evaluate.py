@@ -71,7 +71,7 @@ def _photos(data_root: str | None, file_list: str | None, home: str | None,
 def run(*, data_root: str | None = None, file_list: str | None = None, home: str | None = None,
         split: str | None = None, model: str | None = None, server: str | None = None,
         model_name: str, output: str | None = None, overwrite: bool = False,
-        batch_size: int = 8, limit_per_class: int | None = None,
+        batch_size: int = 8, limit_per_class: int | None = None, baseline: str | None = None,
         draws: int = summary_lib.BOOTSTRAP_DRAWS, seed: int = 0) -> int:
   """The CLI verb: 0 if every photo was scored, 1 if some were skipped. Raises EvaluationError or
   PhotoSourceError (bad arguments, nothing to score) and client.ModelUnavailable."""
@@ -79,6 +79,7 @@ def run(*, data_root: str | None = None, file_list: str | None = None, home: str
     raise EvaluationError('give exactly one of --model DIR or --server HOST:PORT')
   if output is not None and os.path.exists(output) and not overwrite:
     raise EvaluationError(f'{output} exists; choose another --output or pass --overwrite')
+  baseline_scores = summary_lib.read_photo_scores(baseline) if baseline is not None else None
   photos = photos_lib.limit_per_class(_photos(data_root, file_list, home, split), limit_per_class)
   if server is not None:
     predict = client.grpc_predictor(server, model_name)
@@ -90,9 +91,15 @@ def run(*, data_root: str | None = None, file_list: str | None = None, home: str
   print(f'{len(evaluation.scores)} photos from {source}, colorized by {server or model}; '
         f'ours against gray (a = b = 0), gap ± bootstrap standard error ({draws} resamples)')
   print(summary_lib.format_table(evaluation.summary))
+  about = {'photos_from': source, 'model': server or model, 'model_name': model_name,
+           'bootstrap': {'draws': draws, 'seed': seed}}
+  if baseline_scores is not None:
+    differences = summary_lib.paired_differences(evaluation.scores, baseline_scores, draws, seed)
+    print(f'\nPer photo, ours minus the baseline {baseline} (photos scored by both), ± bootstrap '
+          'standard error')
+    print(summary_lib.format_differences(differences))
+    about['baseline'] = {'file': baseline, 'differences': differences}
   if output is not None:
-    about = {'photos_from': source, 'model': server or model, 'model_name': model_name,
-             'bootstrap': {'draws': draws, 'seed': seed}}
     _write_new(output, summary_lib.to_json(evaluation.summary, evaluation.scores,
                                            evaluation.skipped, about), overwrite)
     print(f'Wrote {output}')

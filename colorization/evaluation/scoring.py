@@ -56,6 +56,11 @@ def score_photo(photo: Photo, image_bytes: bytes, colorized_png: bytes) -> Photo
                     {name: float(value) for name, value in values.items()})
 
 
+def _skip(progress: client.Progress, photo: Photo, reason: str) -> None:
+  progress.error(photo.location, reason)
+  progress.advance(0, 1)
+
+
 def _batches(photos: list[Photo], batch_size: int, progress: client.Progress
              ) -> Iterator[list[tuple[Photo, bytes]]]:
   """Readable photos (upright, as sent) grouped by count and bytes; the others named and skipped."""
@@ -95,7 +100,3 @@ def score_photos(photos: list[Photo], predict: client.Predict, batch_size: int,
       progress.advance(1, 0)
   return scored
 
-
-def _skip(progress: client.Progress, photo: Photo, reason: str) -> None:
-  progress.error(photo.location, reason)
-  progress.advance(0, 1)
