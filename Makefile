@@ -21,7 +21,7 @@ setup: $(VENV)/.installed
 run: setup
 	$(VENV)/bin/colorization run --home $(HOME_DIR) $(if $(DATA),--data-root $(DATA)) $(ARGS)
 
-# Two xdist workers (the machines have 2 cores): the end-to-end pipeline runs overlap.
+# Two xdist workers (sized for 2 cores): the end-to-end pipeline runs overlap.
 PYTEST := $(PY) -m pytest tests -q -n 2 --dist loadgroup --durations=15
 
 test: setup

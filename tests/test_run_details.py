@@ -35,12 +35,13 @@ def test_split_counts_fill_missing_splits_with_zero(tmp_path):
       'landscape': {'train': 4, 'eval': 0, 'test': 0}}
 
 
-def test_loss_curves_read_every_run_and_only_loss_tags(tmp_path):
+def test_loss_curves_read_every_run_and_only_per_epoch_losses(tmp_path):
   for run, values in (('train', [5.0, 4.0, 3.5]), ('validation', [5.2, 4.6])):
     with tf.summary.create_file_writer(str(tmp_path / run)).as_default():
       for step, value in enumerate(values):
         tf.summary.scalar('epoch_loss', value, step=step)
         tf.summary.scalar('epoch_learning_rate', 1e-3, step=step)
+        tf.summary.scalar('evaluation_loss_vs_iterations', value, step=100 * step)
   with tf.summary.create_file_writer(str(tmp_path / 'validation')).as_default():
     tf.summary.scalar('epoch_loss', 4.4, step=1)  # a second writer logs step 1 again: last wins
   curves = run_details.loss_curves(str(tmp_path))

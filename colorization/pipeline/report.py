@@ -193,7 +193,7 @@ def curves_html(curves: dict[str, list[tuple[float, float]]]) -> str:
   if not curves:
     return ('<h2>Training</h2><p class="note">No loss curves found in the Trainer\'s TensorBoard '
             'logs.</p>')
-  png = charts.line_chart('Training and validation loss', curves, x_label='TensorBoard step',
+  png = charts.line_chart('Training and validation loss', curves, x_label='epoch',
                           y_label='loss')
   return f'<h2>Training</h2><img src="{png_uri(png)}" alt="loss curves">'
 

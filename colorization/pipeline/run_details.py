@@ -86,16 +86,17 @@ def _scalar(value) -> float:
 
 
 def loss_curves(log_dir: str) -> dict[str, list[tuple[float, float]]]:
-  """'<run> <tag>' -> (step, value) points of every scalar tag holding 'loss' in the TensorBoard
-  event files under log_dir (runs are its sub-folders: train, validation). A step logged twice
-  keeps its last value."""
+  """'<run> <tag>' -> (epoch, value) points of the per-epoch losses (tags epoch_*loss*, as Keras
+  logs them) in the TensorBoard event files under log_dir (runs are its sub-folders: train,
+  validation). Curves against steps are left out: one x axis. An epoch logged twice keeps its
+  last value."""
   curves: dict[str, dict[int, float]] = {}
   for folder, _, files in sorted(tf.io.gfile.walk(log_dir)):
     run = os.path.relpath(folder, log_dir)
     for name in sorted(f for f in files if 'tfevents' in f):
       for event in tf.compat.v1.train.summary_iterator(os.path.join(folder, name)):
         for value in event.summary.value:
-          if 'loss' in value.tag:
+          if value.tag.startswith('epoch_') and 'loss' in value.tag:
             key = value.tag if run == '.' else f'{run} {value.tag}'
             curves.setdefault(key, {})[event.step] = _scalar(value)
   return {key: sorted(points.items()) for key, points in sorted(curves.items())}
