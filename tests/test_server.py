@@ -1,6 +1,8 @@
 """The local TF Serving server: API answers, TF Serving's error codes, version pickup, load, shutdown."""
+import base64
 import concurrent.futures
 import io
+import json
 import os
 import shutil
 import signal
@@ -13,12 +15,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from PIL import Image
-from tensorflow_serving.apis import (get_model_metadata_pb2, get_model_status_pb2,
-                                     model_service_pb2_grpc, predict_pb2,
-                                     prediction_service_pb2_grpc)
+from tensorflow_serving.apis import (classification_pb2, get_model_metadata_pb2,
+                                     get_model_status_pb2, inference_pb2, model_service_pb2_grpc,
+                                     predict_pb2, prediction_service_pb2_grpc, regression_pb2)
 
 from colorization.models import ab_bins, features, network, signatures
-from colorization.serving import server as server_lib
+from colorization.serving import rest, server as server_lib
 from tests.conftest import COLORIZATION
 
 MAX_MESSAGE_BYTES = 1024 * 1024
@@ -49,20 +51,26 @@ def small_export(tmp_path_factory) -> str:
   return path
 
 
-def start_server(base_path: str) -> server_lib.ModelServer:
+def start_server(base_path: str, **options) -> server_lib.ModelServer:
   server = server_lib.ModelServer(base_path, features.MODEL_NAME, '127.0.0.1', 0,
-                                  poll_seconds=0.2, max_message_bytes=MAX_MESSAGE_BYTES)
+                                  poll_seconds=0.2, max_message_bytes=MAX_MESSAGE_BYTES, **options)
   server.start()
   return server
 
 
 @pytest.fixture(scope='session')
-def address(small_export, tmp_path_factory) -> str:
+def server(small_export, tmp_path_factory) -> server_lib.ModelServer:
+  """One server for the module and test_server_rest.py: gRPC and REST on free ports."""
   base = tmp_path_factory.mktemp('base')
   shutil.copytree(small_export, base / '1')
-  server = start_server(str(base))
-  yield server.address
+  server = start_server(str(base), rest_port=0)
+  yield server
   server.stop()
+
+
+@pytest.fixture(scope='session')
+def address(server) -> str:
+  return server.address
 
 
 def stubs(address: str):
@@ -291,3 +299,58 @@ def test_serve_shuts_down_cleanly_on_signal(small_export, tmp_path, signum):
     assert process.wait(timeout=120) == 0
   finally:
     process.kill()
+
+
+def flat_png(width: int, height: int) -> bytes:
+  """A large image that is small to send: one grey level compresses to a few kilobytes."""
+  buffer = io.BytesIO()
+  Image.new('L', (width, height), 128).save(buffer, 'PNG')
+  return buffer.getvalue()
+
+
+def test_predict_past_its_deadline_is_stopped_not_left_running(server):
+  """A client that gives up (deadline passed) leaves no work behind: the server's run is
+  cancelled at the deadline instead of finishing a batch nobody waits for."""
+  predict, _ = stubs(server.address)
+  image = flat_png(1000, 1000)
+  start = time.monotonic()
+  predict.Predict(colorize_request([image]), timeout=60)
+  one_image = time.monotonic() - start
+  count = (MAX_MESSAGE_BYTES // 2) // len(image)
+  assert count * one_image > 20, 'the batch must take far longer than the bound checked below'
+  with pytest.raises(grpc.RpcError) as raised:
+    predict.Predict(colorize_request([image] * count), timeout=1.0)
+  assert raised.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+  gave_up = time.monotonic()
+  wait_for(lambda: server.service.running == 0, timeout=5 + 2 * one_image)
+  print(f'{count} images of {one_image:.2f} s each; stopped {time.monotonic() - gave_up:.2f} s '
+        f'after the deadline')
+
+
+def test_rest_prediction_past_the_time_limit_is_stopped(server):
+  api = rest.RestApi(server.service, timeout_seconds=0.5)
+  body = json.dumps({'signature_name': features.COLORIZE_IMAGE, 'instances': [
+      {'b64': base64.b64encode(flat_png(1000, 1000)).decode()}] * 40})
+  start = time.monotonic()
+  status, answer = api.answer('POST', f'/v1/models/{features.MODEL_NAME}:predict', body.encode())
+  assert (status, list(answer)) == (504, ['error']) and 'time limit of 0.5 s' in answer['error']
+  assert time.monotonic() - start < 10
+
+
+def test_second_server_on_the_same_port_is_refused(server, small_export, tmp_path):
+  shutil.copytree(small_export, tmp_path / '1')
+  port = server.port
+  with pytest.raises(ValueError, match=f'^cannot listen on 127.0.0.1:{port}: the port is in use'):
+    server_lib.ModelServer(str(tmp_path), features.MODEL_NAME, '127.0.0.1', port)
+  assert model_status(server.address) == {1: (AVAILABLE, '')}
+
+
+@pytest.mark.parametrize('method, request_type', [
+    ('Classify', classification_pb2.ClassificationRequest),
+    ('Regress', regression_pb2.RegressionRequest),
+    ('MultiInference', inference_pb2.MultiInferenceRequest)])
+def test_unimplemented_methods_answer_unimplemented_without_a_traceback(address, caplog, method,
+                                                                        request_type):
+  code, details = _call(address, method, request_type())
+  assert code == grpc.StatusCode.UNIMPLEMENTED and 'Predict' in details
+  assert not [record for record in caplog.records if record.exc_info], caplog.text

@@ -5,7 +5,9 @@ import io
 import json
 import shutil
 import signal
+import socket
 import subprocess
+import time
 
 import numpy as np
 import pytest
@@ -15,26 +17,15 @@ from PIL import Image
 from tensorflow_serving.apis import get_model_metadata_pb2
 
 from colorization.models import features
-from colorization.serving import server as server_lib
+from colorization.serving import requests, rest_json, server as server_lib
 from tests.conftest import COLORIZATION
 from tests.test_server import (MAX_MESSAGE_BYTES, colorize_request, free_port, lightness_request,
-                               png_bytes, small_export, stubs)
+                               png_bytes, server, small_export, stubs)
 
-__all__ = ['small_export']  # the fixture, shared with test_server.py
+__all__ = ['server', 'small_export']  # the fixtures, shared with test_server.py
 MODEL = f'/v1/models/{features.MODEL_NAME}'
 AVAILABLE = {'model_version_status': [
     {'version': '1', 'state': 'AVAILABLE', 'status': {'error_code': 'OK', 'error_message': ''}}]}
-
-
-@pytest.fixture(scope='session')
-def server(small_export, tmp_path_factory) -> server_lib.ModelServer:
-  base = tmp_path_factory.mktemp('rest_base')
-  shutil.copytree(small_export, base / '1')
-  server = server_lib.ModelServer(str(base), features.MODEL_NAME, '127.0.0.1', 0, poll_seconds=0.2,
-                                  max_message_bytes=MAX_MESSAGE_BYTES, rest_port=0)
-  server.start()
-  yield server
-  server.stop()
 
 
 def call(address: str, method: str, path: str, body: bytes | str | None = None,
@@ -217,14 +208,14 @@ def test_string_outputs_are_text_or_b64_and_batches_become_rows():
              'png': np.array([b'\x89PNG\r\n', b'y'], object),
              'raw_bytes': np.array([b'text', b'z'], object),
              'score': np.array([[0.5], [1.0]], np.float32)}
-  row, column = server_lib._json_outputs(outputs, False), server_lib._json_outputs(outputs, True)
+  row, column = rest_json.json_outputs(outputs, False), rest_json.json_outputs(outputs, True)
   assert row == {'predictions': [
       {'name': 'café', 'png': b64(b'\x89PNG\r\n'), 'raw_bytes': b64(b'text'), 'score': [0.5]},
       {'name': 'x', 'png': b64(b'y'), 'raw_bytes': b64(b'z'), 'score': [1.0]}]}
   assert column['outputs']['score'] == [[0.5], [1.0]]
-  assert server_lib._json_outputs({'score': outputs['score']}, True) == {'outputs': [[0.5], [1.0]]}
-  with pytest.raises(server_lib.RequestError, match='batch dimension'):
-    server_lib._json_outputs({'a': np.zeros([2]), 'b': np.zeros([3])}, False)
+  assert rest_json.json_outputs({'score': outputs['score']}, True) == {'outputs': [[0.5], [1.0]]}
+  with pytest.raises(requests.RequestError, match='batch dimension'):
+    rest_json.json_outputs({'a': np.zeros([2]), 'b': np.zeros([3])}, False)
 
 
 @pytest.mark.slow
@@ -242,3 +233,37 @@ def test_serve_answers_rest_on_its_port_and_stops_on_signal(small_export, tmp_pa
     assert process.wait(timeout=30) == 0
   finally:
     process.kill()
+
+
+@pytest.mark.parametrize('method', ['PUT', 'DELETE', 'PATCH', 'OPTIONS', 'FOO'])
+def test_every_method_is_answered_in_json_as_tf_serving(server, method):
+  status, answer = call(server.rest_address, method, PREDICT, '{}')
+  assert (status, answer) == (400, {'error': f'Malformed request: {method} {PREDICT}'})
+
+
+def test_head_gets_a_status_without_a_body(server):
+  connection = http.client.HTTPConnection(server.rest_address, timeout=30)
+  connection.request('HEAD', MODEL)
+  response = connection.getresponse()
+  assert (response.status, response.read()) == (400, b'')
+  assert call(server.rest_address, 'GET', MODEL, connection=connection) == (200, AVAILABLE)
+
+
+def test_a_stalled_body_is_answered_and_dropped_quickly(server, monkeypatch, capfd):
+  monkeypatch.setattr(server.rest_server, 'body_seconds', 0.5)
+  host, port = server.rest_address.split(':')
+  with socket.create_connection((host, int(port)), timeout=10) as connection:
+    connection.sendall(f'POST {PREDICT} HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n'
+                       '{"instances": '.encode())
+    start = time.monotonic()
+    answer = b''
+    while chunk := connection.recv(65536):  # the server closes the connection after answering
+      answer += chunk
+  assert time.monotonic() - start < 5
+  head, body = answer.split(b'\r\n\r\n', 1)
+  assert head.startswith(b'HTTP/1.1 408 ') and 'stalled' in json.loads(body)['error']
+  with socket.create_connection((host, int(port)), timeout=10) as connection:
+    connection.sendall(f'POST {PREDICT} HTTP/1.1\r\nContent-Length: 1000\r\n\r\n{{'.encode())
+  time.sleep(1.0)  # the handler sees the short body, answers a closed socket
+  assert 'Traceback' not in capfd.readouterr().err
+  assert_still_serving(server)

@@ -9,6 +9,7 @@ import warnings
 
 from colorization.models import features
 from colorization.pipeline import config as config_lib  # light: no TensorFlow (tests/test_cli.py)
+from colorization.serving import defaults as serving_defaults
 
 os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
 # 3, not 2: importing TensorFlow logs harmless CUDA-plugin registration errors at level E.
@@ -66,7 +67,10 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
   from colorization.serving import server
   return server.serve(args.model_base_path, model_name=args.model_name, host=args.host,
-                      port=args.port, rest_port=args.rest_port or None)
+                      port=args.port, rest_port=args.rest_port or None,
+                      max_load_retries=args.max_num_load_retries,
+                      load_retry_interval_seconds=args.load_retry_interval_seconds,
+                      rest_timeout_seconds=args.rest_api_timeout_seconds)
 
 
 def cmd_colorize(args: argparse.Namespace) -> int:
@@ -190,6 +194,16 @@ def build_parser() -> argparse.ArgumentParser:
   serve.add_argument('--port', type=int, default=8500, help='gRPC port (default: %(default)s)')
   serve.add_argument('--rest-port', type=int, default=8501,
                      help='REST API port; 0 serves gRPC only (default: %(default)s)')
+  serve.add_argument('--max-num-load-retries', type=int, default=serving_defaults.MAX_LOAD_RETRIES,
+                     help='retries of a version that fails to load; after them it is tried again '
+                          'only when its files change (default: %(default)s, as TF Serving)')
+  serve.add_argument('--load-retry-interval-seconds', type=float,
+                     default=serving_defaults.LOAD_RETRY_INTERVAL_SECONDS,
+                     help='wait between load retries (default: %(default)s, as TF Serving)')
+  serve.add_argument('--rest-api-timeout-seconds', type=float,
+                     default=serving_defaults.REST_TIMEOUT_SECONDS,
+                     help='a REST prediction running longer is stopped and answered 504; gRPC '
+                          'calls are stopped at their deadline (default: %(default)s, as TF Serving)')
   serve.set_defaults(func=cmd_serve)
 
   colorize = verbs.add_parser('colorize', help='colorize image files through TF Serving')
