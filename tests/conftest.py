@@ -14,13 +14,14 @@ os.environ.setdefault('COLORIZATION_MIN_COLORFULNESS_RATIO', '0')
 
 COLORIZATION = os.path.join(os.path.dirname(sys.executable), 'colorization')
 SMALL_RUN_FLAGS = ['--train-steps', '6', '--epochs', '1', '--batch-size', '4']
+SERVER_MAX_MESSAGE_BYTES = 1024 * 1024   # the test server's message limit (tests of the limit)
 # Files ImageExampleGen must skip (and name in skipped_files.txt) without failing the run.
 BAD_FILES = ('face/truncated.jpg', 'animal/not_an_image.jpg')
 
 
 # Fixtures that run pipelines, servers or compilers: their tests share one worker. The costly ones
 # are session-scoped, so a worker that interleaves other modules' tests does not rebuild them.
-MODULE_RUNS = ('experiment_home', 'failed_runs', 'runs', 'compiled', 'small_export')
+MODULE_RUNS = ('experiment_home', 'failed_runs', 'runs', 'compiled', 'small_export', 'server')
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -76,3 +77,44 @@ def pushed_model_dir(pipeline_home) -> str:
   versions = sorted(os.listdir(base), key=int)
   assert versions, f'nothing pushed under {base}'
   return os.path.join(base, versions[-1])
+
+
+@pytest.fixture(scope='session')
+def small_export(tmp_path_factory) -> str:
+  """A SavedModel with the real serving_default and colorize_image graphs around a tiny network."""
+  import numpy as np
+  import tensorflow as tf
+  from colorization.models import ab_bins, features, network, signatures
+  bins = ab_bins.AbBins(np.ones(ab_bins.GRID_BINS))
+  model = network.build_network(bins.size, width=4)
+  size = features.IMAGE_SIZE
+
+  @tf.function(input_signature=[tf.TensorSpec([None, size, size, 1], tf.float32, features.L_KEY)])
+  def serving_default(lightness):
+    return {features.AB_KEY: signatures.predict_ab(model, bins, lightness)}
+
+  @tf.function(input_signature=[tf.TensorSpec([None], tf.string, features.IMAGE_BYTES_KEY)])
+  def colorize_image(image_bytes):
+    return {features.COLORIZED_PNG_KEY: signatures.colorize_images(model, bins, image_bytes)}
+
+  module = tf.Module()
+  module.model = model
+  path = str(tmp_path_factory.mktemp('small_export'))
+  tf.saved_model.save(module, path, signatures={features.SERVING_DEFAULT: serving_default,
+                                                features.COLORIZE_IMAGE: colorize_image})
+  return path
+
+
+@pytest.fixture(scope='session')
+def server(small_export, tmp_path_factory):
+  """One colorization model server on small_export for the serving tests: gRPC and REST on free
+  ports of 127.0.0.1."""
+  from colorization.models import features
+  from colorization.serving import server as server_lib
+  base = tmp_path_factory.mktemp('base')
+  shutil.copytree(small_export, base / '1')
+  server = server_lib.ModelServer(str(base), features.MODEL_NAME, '127.0.0.1', 0, poll_seconds=0.2,
+                                  max_message_bytes=SERVER_MAX_MESSAGE_BYTES, rest_port=0)
+  server.start()
+  yield server
+  server.stop()

@@ -35,15 +35,22 @@ def test_find_images_files_folders_globs(tmp_path):
   for name in ['a.jpg', 'a.png', 'sub/b.JPG', 'sub/deeper/c.gif', 'other/a.jpg']:
     write_image(tmp_path / 'photos' / name, 4, 4)
   (tmp_path / 'photos' / 'notes.txt').write_text('not an image')
+  write_image(tmp_path / 'photos' / 'scan.tif', 4, 4)
+  (tmp_path / 'photos' / '.DS_Store').write_bytes(b'hidden files are not inputs')
   photos = str(tmp_path / 'photos')
-  found, missing = client.find_images([
+  found = client.find_images([
       photos, os.path.join(photos, 'a.jpg'), os.path.join(photos, 'other', '*.jpg'),
-      str(tmp_path / 'missing.jpg'), str(tmp_path / 'none-*.png')])
-  assert [(os.path.relpath(path, photos), name) for path, name in found] == [
-      ('a.jpg', 'a.png'), ('a.png', 'a-2.png'), ('other/a.jpg', 'other/a.png'),
-      ('sub/b.JPG', 'sub/b.png'), ('sub/deeper/c.gif', 'sub/deeper/c.png')]
-  assert missing == [(str(tmp_path / 'missing.jpg'), 'no such file or folder'),
-                     (str(tmp_path / 'none-*.png'), 'matches nothing')]
+      str(tmp_path / 'missing.jpg'), str(tmp_path / 'none-*.png')], skip_folder=f'{photos}/other')
+  assert [(os.path.relpath(path, photos), name) for path, name in found.images] == [
+      ('a.jpg', 'a.jpg'), ('a.png', 'a.png'), ('sub/b.JPG', 'sub/b.JPG'),
+      ('sub/deeper/c.gif', 'sub/deeper/c.gif'), ('other/a.jpg', 'a.jpg')]
+  assert found.problems == [(str(tmp_path / 'photos/notes.txt'), 'not a JPEG, PNG, GIF or BMP '
+                             'file (by its suffix)'),
+                            (str(tmp_path / 'photos/scan.tif'), 'not a JPEG, PNG, GIF or BMP '
+                             'file (by its suffix)'),
+                            (str(tmp_path / 'missing.jpg'), 'no such file or folder'),
+                            (str(tmp_path / 'none-*.png'), 'matches nothing')]
+  assert found.folders == [photos]
 
 
 class FakeServer:
@@ -183,3 +190,59 @@ def test_end_to_end_pipeline_model_served_and_colorized(pushed_model_dir, tmp_pa
     assert difference.mean() < 1 and np.percentile(difference, 99) < 2, name
     same_signature = Image.open(tmp_path / 'in_process' / (os.path.splitext(name)[0] + '.png'))
     assert np.abs(np.asarray(same_signature, int) - np.asarray(output, int)).max() <= 1, name
+
+
+def colorize_with_fake(inputs: list, output_dir, monkeypatch, **flags) -> int:
+  monkeypatch.setattr(client, 'grpc_predictor', FakeServer().predictor)
+  return client.colorize_paths([str(path) for path in inputs], str(output_dir), server='fake:1',
+                               model_name=features.MODEL_NAME, **flags)
+
+
+def test_output_folder_that_is_an_input_folder_is_refused_and_nothing_changes(tmp_path,
+                                                                              monkeypatch):
+  """The audit's `colorize d -o d`: it replaced a.png by a.jpg's colorization and b.png in place."""
+  photos = {name: write_image(tmp_path / 'd' / name, 8, 8) for name in ['a.jpg', 'a.png', 'b.png']}
+  before = {name: open(path, 'rb').read() for name, path in photos.items()}
+  for output in [tmp_path / 'd', tmp_path / 'd' / 'out']:
+    with pytest.raises(ValueError, match='--allow-output-inside-input'):
+      colorize_with_fake([tmp_path / 'd'], output, monkeypatch)
+  assert {name: open(path, 'rb').read() for name, path in photos.items()} == before
+  assert sorted(os.listdir(tmp_path / 'd')) == ['a.jpg', 'a.png', 'b.png']
+
+
+def test_inputs_and_existing_files_are_never_overwritten_and_clashes_are_named(tmp_path,
+                                                                             monkeypatch, capsys):
+  photos = {name: write_image(tmp_path / 'd' / name, 8, 8)
+            for name in ['a.jpg', 'a.png', 'b.png', 'c.jpg', 'c.gif']}
+  before = {name: open(path, 'rb').read() for name, path in photos.items()}
+  code = colorize_with_fake([tmp_path / 'd'], tmp_path / 'd', monkeypatch,
+                            allow_output_inside_input=True)
+  err = capsys.readouterr().err
+  assert code == 1
+  assert {name: open(path, 'rb').read() for name, path in photos.items()} == before
+  assert f'skipped {tmp_path}/d/a.jpg: its output {tmp_path}/d/a.png is an input' in err
+  assert f'skipped {tmp_path}/d/c.jpg: its output {tmp_path}/d/c.png is already ' \
+         f'{tmp_path}/d/c.gif\'s; rename one' in err
+  assert (tmp_path / 'd' / 'c.png').read_bytes().startswith(b'png:')  # c.gif's, written once
+
+  out = tmp_path / 'out'
+  assert colorize_with_fake([tmp_path / 'd' / 'b.png'], out, monkeypatch) == 0
+  (out / 'b.png').write_bytes(b'edited by hand')
+  assert colorize_with_fake([tmp_path / 'd' / 'b.png'], out, monkeypatch) == 1
+  assert (out / 'b.png').read_bytes() == b'edited by hand'
+  assert f'{out}/b.png exists; --overwrite replaces it' in capsys.readouterr().err
+  assert colorize_with_fake([tmp_path / 'd' / 'b.png'], out, monkeypatch, overwrite=True) == 0
+  assert (out / 'b.png').read_bytes().startswith(b'png:')
+  assert os.listdir(out) == ['b.png']
+
+
+def test_empty_input_folder_is_one_error_line_and_a_failure(tmp_path, capsys):
+  from colorization.cli import main
+  (tmp_path / 'empty').mkdir()
+  code = main.main(['colorize', str(tmp_path / 'empty'), '-o', str(tmp_path / 'out'),
+                    '--server', '127.0.0.1:1'])
+  err = capsys.readouterr().err.strip().splitlines()
+  assert code == 2
+  assert err[-1] == f'colorization colorize: error: no JPEG, PNG, GIF or BMP image in ' \
+                    f'{tmp_path}/empty'
+  assert not (tmp_path / 'out').exists()

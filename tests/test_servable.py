@@ -8,9 +8,8 @@ from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
 
 from colorization.models import features
 from colorization.serving import servable as servable_lib
-from tests.test_server import colorize_request, png_bytes, small_export
+from tests.test_server import colorize_request, png_bytes
 
-__all__ = ['small_export']  # the fixture, shared with test_server.py
 
 
 def write_warmup(version_dir, requests: list[predict_pb2.PredictRequest]) -> None:

@@ -1,6 +1,7 @@
 """The local TF Serving server: API answers, TF Serving's error codes, version pickup, load, shutdown."""
 import base64
 import concurrent.futures
+import http.client
 import io
 import json
 import os
@@ -19,53 +20,19 @@ from tensorflow_serving.apis import (classification_pb2, get_model_metadata_pb2,
                                      get_model_status_pb2, inference_pb2, model_service_pb2_grpc,
                                      predict_pb2, prediction_service_pb2_grpc, regression_pb2)
 
-from colorization.models import ab_bins, features, network, signatures
+from colorization.models import features
 from colorization.serving import rest, server as server_lib
-from tests.conftest import COLORIZATION
+from tests.conftest import COLORIZATION, SERVER_MAX_MESSAGE_BYTES as MAX_MESSAGE_BYTES
 
-MAX_MESSAGE_BYTES = 1024 * 1024
 AVAILABLE = get_model_status_pb2.ModelVersionStatus.State.AVAILABLE
 END = get_model_status_pb2.ModelVersionStatus.State.END
 
 
-@pytest.fixture(scope='session')
-def small_export(tmp_path_factory) -> str:
-  """A SavedModel with the real serving_default and colorize_image graphs around a tiny network."""
-  bins = ab_bins.AbBins(np.ones(ab_bins.GRID_BINS))
-  model = network.build_network(bins.size, width=4)
-  size = features.IMAGE_SIZE
-
-  @tf.function(input_signature=[tf.TensorSpec([None, size, size, 1], tf.float32, features.L_KEY)])
-  def serving_default(lightness):
-    return {features.AB_KEY: signatures.predict_ab(model, bins, lightness)}
-
-  @tf.function(input_signature=[tf.TensorSpec([None], tf.string, features.IMAGE_BYTES_KEY)])
-  def colorize_image(image_bytes):
-    return {features.COLORIZED_PNG_KEY: signatures.colorize_images(model, bins, image_bytes)}
-
-  module = tf.Module()
-  module.model = model
-  path = str(tmp_path_factory.mktemp('small_export'))
-  tf.saved_model.save(module, path, signatures={features.SERVING_DEFAULT: serving_default,
-                                                features.COLORIZE_IMAGE: colorize_image})
-  return path
-
-
-def start_server(base_path: str, **options) -> server_lib.ModelServer:
+def start_server(base_path: str) -> server_lib.ModelServer:
   server = server_lib.ModelServer(base_path, features.MODEL_NAME, '127.0.0.1', 0,
-                                  poll_seconds=0.2, max_message_bytes=MAX_MESSAGE_BYTES, **options)
+                                  poll_seconds=0.2, max_message_bytes=MAX_MESSAGE_BYTES)
   server.start()
   return server
-
-
-@pytest.fixture(scope='session')
-def server(small_export, tmp_path_factory) -> server_lib.ModelServer:
-  """One server for the module and test_server_rest.py: gRPC and REST on free ports."""
-  base = tmp_path_factory.mktemp('base')
-  shutil.copytree(small_export, base / '1')
-  server = start_server(str(base), rest_port=0)
-  yield server
-  server.stop()
 
 
 @pytest.fixture(scope='session')
@@ -251,22 +218,37 @@ def test_new_version_is_picked_up_without_restart(small_export, tmp_path):
 
 
 @pytest.mark.slow
-def test_load_every_response_accounted_for(address):
-  """8 client threads x 100 requests, one in ten malformed; then the server still answers."""
-  predict, _ = stubs(address)
-  good, bad = colorize_request([png_bytes(32, 24)]), colorize_request([b'not an image'])
+def test_load_every_response_accounted_for(server):
+  """8 client threads x 125 requests, gRPC and REST alternately, one in ten malformed; then the
+  server still answers (the audit's load test)."""
+  predict, _ = stubs(server.address)
+  images = {False: png_bytes(32, 24), True: b'not an image'}  # by "malformed"
+  requests = {malformed: colorize_request([image]) for malformed, image in images.items()}
+  bodies = {malformed: json.dumps({'signature_name': features.COLORIZE_IMAGE,
+                                   'instances': [{'b64': base64.b64encode(image).decode()}]})
+            for malformed, image in images.items()}
+  path = f'/v1/models/{features.MODEL_NAME}:predict'
 
   def call(i: int) -> str:
+    malformed = i % 10 == 0
+    if i % 2:
+      connection = http.client.HTTPConnection(server.rest_address, timeout=120)
+      connection.request('POST', path, bodies[malformed], {'Content-Type': 'application/json'})
+      response = connection.getresponse()
+      answer = json.loads(response.read())
+      connection.close()
+      return ('ok' if response.status == 200 and len(answer['predictions']) == 1 else
+              'INVALID_ARGUMENT' if response.status == 400 else f'HTTP {response.status}')
     try:
-      response = predict.Predict(bad if i % 10 == 0 else good, timeout=120)
+      response = predict.Predict(requests[malformed], timeout=120)
       return 'ok' if len(response.outputs[features.COLORIZED_PNG_KEY].string_val) == 1 else 'empty'
     except grpc.RpcError as e:
       return e.code().name
 
   with concurrent.futures.ThreadPoolExecutor(8) as pool:
-    results = list(pool.map(call, range(800)))
-  assert {r: results.count(r) for r in set(results)} == {'ok': 720, 'INVALID_ARGUMENT': 80}
-  assert model_status(address) == {1: (AVAILABLE, '')}
+    results = list(pool.map(call, range(1000)))
+  assert {r: results.count(r) for r in set(results)} == {'ok': 900, 'INVALID_ARGUMENT': 100}
+  assert model_status(server.address) == {1: (AVAILABLE, '')}
 
 
 def free_port() -> int:
@@ -316,13 +298,14 @@ def test_predict_past_its_deadline_is_stopped_not_left_running(server):
   start = time.monotonic()
   predict.Predict(colorize_request([image]), timeout=60)
   one_image = time.monotonic() - start
-  count = (MAX_MESSAGE_BYTES // 2) // len(image)
-  assert count * one_image > 20, 'the batch must take far longer than the bound checked below'
+  count = (MAX_MESSAGE_BYTES - 4096) // len(image)
+  bound = 3 + 2 * one_image  # seconds after the deadline: the image being worked on, and slack
+  assert count * one_image > 3 * bound, 'the whole batch must take far longer than the bound'
   with pytest.raises(grpc.RpcError) as raised:
     predict.Predict(colorize_request([image] * count), timeout=1.0)
   assert raised.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
   gave_up = time.monotonic()
-  wait_for(lambda: server.service.running == 0, timeout=5 + 2 * one_image)
+  wait_for(lambda: server.service.running == 0, timeout=bound)
   print(f'{count} images of {one_image:.2f} s each; stopped {time.monotonic() - gave_up:.2f} s '
         f'after the deadline')
 

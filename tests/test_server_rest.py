@@ -20,9 +20,8 @@ from colorization.models import features
 from colorization.serving import requests, rest_json, server as server_lib
 from tests.conftest import COLORIZATION
 from tests.test_server import (MAX_MESSAGE_BYTES, colorize_request, free_port, lightness_request,
-                               png_bytes, server, small_export, stubs)
+                               png_bytes, stubs)
 
-__all__ = ['server', 'small_export']  # the fixtures, shared with test_server.py
 MODEL = f'/v1/models/{features.MODEL_NAME}'
 AVAILABLE = {'model_version_status': [
     {'version': '1', 'state': 'AVAILABLE', 'status': {'error_code': 'OK', 'error_message': ''}}]}

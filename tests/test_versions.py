@@ -7,9 +7,7 @@ from tensorflow_serving.apis import get_model_status_pb2
 
 from colorization.models import features
 from colorization.serving import versions as versions_lib
-from tests.test_server import small_export
 
-__all__ = ['small_export']  # the fixture, shared with test_server.py
 State = get_model_status_pb2.ModelVersionStatus.State
 
 

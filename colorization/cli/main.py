@@ -65,6 +65,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+  os.environ.setdefault('GRPC_VERBOSITY', 'NONE')  # a refused port is our one line, not gRPC's log
   from colorization.serving import server
   return server.serve(args.model_base_path, model_name=args.model_name, host=args.host,
                       port=args.port, rest_port=args.rest_port or None,
@@ -78,7 +79,8 @@ def cmd_colorize(args: argparse.Namespace) -> int:
   try:
     return client.colorize_paths(args.inputs, args.output_dir, server=args.server,
                                  saved_model=args.saved_model, model_name=args.model_name,
-                                 batch_size=args.batch_size)
+                                 batch_size=args.batch_size, overwrite=args.overwrite,
+                                 allow_output_inside_input=args.allow_output_inside_input)
   except client.ModelUnavailable as e:
     raise UserError(str(e)) from None
 
@@ -218,6 +220,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help='model name on the server (default: %(default)s)')
   colorize.add_argument('--batch-size', type=int, default=8,
                         help='images per Predict request (default: %(default)s)')
+  colorize.add_argument('--overwrite', action='store_true',
+                        help='replace existing PNGs in OUTDIR (inputs are never overwritten)')
+  colorize.add_argument('--allow-output-inside-input', action='store_true',
+                        help='accept an OUTDIR that is, or is inside, an input folder')
   colorize.set_defaults(func=cmd_colorize)
 
   evaluate = verbs.add_parser(

@@ -3,6 +3,7 @@
 Calls the `colorize_image` signature with the standard PredictRequest, so it works unchanged against
 `tensorflow_model_server`. The gRPC path never imports TensorFlow; `--saved-model` loads it lazily.
 """
+import dataclasses
 import glob
 import importlib
 import importlib.util
@@ -12,11 +13,12 @@ import time
 import types
 from typing import Callable, Iterator
 
-from colorization.serving import op_error_text, orientation
+from colorization.serving import op_error_text, orientation, outputs
 
 SIGNATURE_NAME = 'colorize_image'       # = models.features.COLORIZE_IMAGE (serving imports no models)
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.gif')
 IMAGE_MAGIC = (b'\xff\xd8\xff', b'\x89PNG\r\n\x1a\n', b'GIF87a', b'GIF89a', b'BM')
+FORMATS = 'JPEG, PNG, GIF or BMP'
 REQUEST_BYTES = 16 * 1024 * 1024         # encoded images per request, well below server limits
 CONNECT_SECONDS = 10.0
 REQUEST_SECONDS = 600.0
@@ -121,24 +123,28 @@ def saved_model_predictor(path: str) -> Predict:
   return predict
 
 
-def find_images(inputs: list[str]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-  """(image path, output name) for files, folders (recursively) and globs; (input, error) misses.
+@dataclasses.dataclass
+class Found:
+  """What the inputs name: images (path, name relative to its input), problems (path, reason:
+  matches nothing, or a folder's file of another type) and the folders given."""
+  images: list[tuple[str, str]]
+  problems: list[tuple[str, str]]
+  folders: list[str]
 
-  Output names keep a folder's sub-folders; a name taken twice gets a counter (photo-2.png).
-  """
-  found, missing, seen, taken = [], [], set(), set()
+
+def find_images(inputs: list[str], skip_folder: str | None = None) -> Found:
+  """Image files in files, folders (recursively, without skip_folder and hidden files) and globs.
+
+  A folder's files of other types are problems (named, not silently left out); a file given by
+  name is taken whatever its suffix (its bytes are checked when it is read)."""
+  found = Found([], [], [])
+  seen = set()
+  skip = os.path.realpath(skip_folder) if skip_folder else None
 
   def add(path: str, relative: str) -> None:
-    if os.path.realpath(path) in seen:
-      return
-    seen.add(os.path.realpath(path))
-    stem = os.path.splitext(relative)[0]
-    name, count = stem + '.png', 1
-    while name in taken:
-      count += 1
-      name = f'{stem}-{count}.png'
-    taken.add(name)
-    found.append((path, name))
+    if os.path.realpath(path) not in seen:
+      seen.add(os.path.realpath(path))
+      found.images.append((path, relative))
 
   for pattern in inputs:
     if glob.has_magic(pattern):
@@ -146,19 +152,23 @@ def find_images(inputs: list[str]) -> tuple[list[tuple[str, str]], list[tuple[st
     else:
       paths = [pattern] if os.path.exists(pattern) else []
     if not paths:
-      missing.append((pattern, 'matches nothing' if glob.has_magic(pattern)
-                      else 'no such file or folder'))
+      found.problems.append((pattern, 'matches nothing' if glob.has_magic(pattern)
+                             else 'no such file or folder'))
     for path in paths:
       if not os.path.isdir(path):
         add(path, os.path.basename(path))
         continue
+      found.folders.append(path)
       for folder, subfolders, files in os.walk(path):
-        subfolders.sort()
-        for file in sorted(files):
+        subfolders[:] = sorted(name for name in subfolders if not name.startswith('.')
+                               and os.path.realpath(os.path.join(folder, name)) != skip)
+        for file in sorted(name for name in files if not name.startswith('.')):
+          full = os.path.join(folder, file)
           if file.lower().endswith(IMAGE_SUFFIXES):
-            full = os.path.join(folder, file)
             add(full, os.path.relpath(full, path))
-  return found, missing
+          else:
+            found.problems.append((full, f'not a {FORMATS} file (by its suffix)'))
+  return found
 
 
 class Progress:
@@ -200,7 +210,7 @@ class Progress:
 def readable_image(data: bytes) -> bytes:
   """The bytes to send for a file's contents: checked to be an image, turned upright (EXIF)."""
   if not data.startswith(IMAGE_MAGIC):
-    raise ImageError('not a JPEG, PNG, GIF or BMP image')
+    raise ImageError(f'not a {FORMATS} image')
   try:
     return orientation.upright(data)
   except orientation.OrientationError as e:
@@ -222,9 +232,10 @@ def predict_each(predict: Predict, images: list[bytes]) -> list[bytes | ImageErr
 
 def _batches(images: list[tuple[str, str]], batch_size: int, progress: Progress
              ) -> Iterator[list[tuple[str, str, bytes]]]:
-  """Readable images grouped by count and by encoded bytes; unreadable ones reported and skipped."""
+  """(path, output, bytes) of readable images, grouped by count and by encoded bytes; unreadable
+  ones reported and skipped."""
   batch, size = [], 0
-  for path, name in images:
+  for path, output in images:
     try:
       with open(path, 'rb') as f:
         data = f.read()
@@ -241,48 +252,59 @@ def _batches(images: list[tuple[str, str]], batch_size: int, progress: Progress
     if batch and (len(batch) == batch_size or size + len(data) > REQUEST_BYTES):
       yield batch
       batch, size = [], 0
-    batch.append((path, name, data))
+    batch.append((path, output, data))
     size += len(data)
   if batch:
     yield batch
 
 
-def _colorize_batch(predict: Predict, batch: list[tuple[str, str, bytes]], output_dir: str,
+def _colorize_batch(predict: Predict, batch: list[tuple[str, str, bytes]], overwrite: bool,
                     progress: Progress) -> None:
   """Writes the batch's PNGs; the images the model refuses are named and skipped."""
-  for (path, name, _), png in zip(batch, predict_each(predict, [data for _, _, data in batch])):
+  for (path, output, _), png in zip(batch, predict_each(predict, [data for _, _, data in batch])):
     if isinstance(png, ImageError):
       progress.error(path, str(png))
       progress.advance(0, 1)
       continue
-    output = os.path.join(output_dir, name)
-    os.makedirs(os.path.dirname(output), exist_ok=True)
-    with open(output, 'wb') as f:
-      f.write(png)
+    try:
+      outputs.write_output(output, png, overwrite)
+    except FileExistsError:
+      progress.error(path, f'{output} appeared meanwhile; --overwrite replaces it')
+      progress.advance(0, 1)
+      continue
     progress.advance(1, 0)
 
 
 def colorize_paths(inputs: list[str], output_dir: str, *, server: str | None = None,
-                   saved_model: str | None = None, model_name: str, batch_size: int = 8) -> int:
-  """Colorizes every image found into output_dir as PNG; returns 0, or 1 if any image failed.
+                   saved_model: str | None = None, model_name: str, batch_size: int = 8,
+                   overwrite: bool = False, allow_output_inside_input: bool = False) -> int:
+  """Colorizes every image found into output_dir as PNG; returns 0, or 1 if any file was not
+  colorized. Never overwrites an input, nor an existing file unless overwrite (outputs.py).
 
-  Raises ModelUnavailable when the model cannot be reached or answers wrongly (the CLI prints it).
+  Raises ValueError when nothing can be done (no image found, output folder inside an input
+  folder) and ModelUnavailable when the model cannot be reached or answers wrongly (the CLI
+  prints either as one line).
   """
   if (server is None) == (saved_model is None):
     raise ValueError('give exactly one of a server address or a SavedModel directory')
   if batch_size < 1:
     raise ValueError(f'the batch size must be at least 1, not {batch_size}')
-  images, missing = find_images(inputs)
-  predict = None
-  if images:
-    predict = grpc_predictor(server, model_name) if server else saved_model_predictor(saved_model)
-  progress = Progress(len(images) + len(missing))
-  for pattern, reason in missing:
-    progress.error(pattern, reason)
+  found = find_images(inputs, skip_folder=output_dir)
+  outputs.check_output_folder(output_dir, found.folders, allow_output_inside_input)
+  planned, refused = outputs.plan_outputs(found.images, output_dir, overwrite)
+  progress = Progress(len(found.images) + len(found.problems))
+  for path, reason in found.problems + refused:
+    progress.error(path, reason)
     progress.advance(0, 1)
+  if not found.images:
+    progress.finish()
+    raise ValueError(f'no {FORMATS} image in {" ".join(inputs)}')
+  predict = None
+  if planned:
+    predict = grpc_predictor(server, model_name) if server else saved_model_predictor(saved_model)
   try:
-    for batch in _batches(images, batch_size, progress):
-      _colorize_batch(predict, batch, output_dir, progress)
+    for batch in _batches(planned, batch_size, progress):
+      _colorize_batch(predict, batch, overwrite, progress)
   finally:
     progress.finish()
   succeeded = progress.done - progress.failed

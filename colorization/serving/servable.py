@@ -21,6 +21,9 @@ MAX_WARMUP_RECORDS = 1000               # TF Serving's WarmupConsts::kMaxNumReco
 INIT_OP_KEY = '__saved_model_init_op'   # in every TF2 signature_def map; not a servable signature
 
 log = logging.getLogger('colorization.serve')
+# TF 2 marks the TF 1 loader deprecated, though it is TF Serving's way (a Session): not a user's
+# concern, so its warning is left out of the server's log.
+tf.get_logger().addFilter(lambda record: 'saved_model.loader_impl' not in record.getMessage())
 
 
 @dataclasses.dataclass

@@ -68,6 +68,7 @@ class ModelServer:
       self.rest_address = f'{host}:{self.rest_server.server_address[1]}'
     self.versions.poll()
     if self.versions.current is None:
+      self.grpc_server.stop(None)
       if self.rest_server:
         self.rest_server.server_close()
       raise RuntimeError(f'cannot load {model_name} version {max(on_disk)} from '
