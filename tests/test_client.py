@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from colorization.models import features
-from colorization.serving import client
+from colorization.serving import client, inputs
 from tests.conftest import COLORIZATION
 
 
@@ -38,7 +38,7 @@ def test_find_images_files_folders_globs(tmp_path):
   write_image(tmp_path / 'photos' / 'scan.tif', 4, 4)
   (tmp_path / 'photos' / '.DS_Store').write_bytes(b'hidden files are not inputs')
   photos = str(tmp_path / 'photos')
-  found = client.find_images([
+  found = inputs.find_images([
       photos, os.path.join(photos, 'a.jpg'), os.path.join(photos, 'other', '*.jpg'),
       str(tmp_path / 'missing.jpg'), str(tmp_path / 'none-*.png')], skip_folder=f'{photos}/other')
   assert [(os.path.relpath(path, photos), name) for path, name in found.images] == [
