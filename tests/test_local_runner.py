@@ -1,10 +1,13 @@
-"""The TFX CLI path: `tfx pipeline create` / `tfx run create` with the local engine.
+"""pipeline/local_runner.py: the console's progress lines, stderr sent to the run's log, and (slow)
+the TFX CLI path: `tfx pipeline create` / `tfx run create` with the local engine.
 
 pipeline/local_runner.py reads its settings from COLORIZATION_* variables (the CLI passes no
 arguments); the CLI stores the pipeline path in $LOCAL_HOME/<name>/pipeline_args.json and re-runs
 `python <that path>`, so the test runs both commands from directories other than the project.
 """
+import io
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -13,7 +16,7 @@ import pytest
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
-pytestmark = pytest.mark.slow
+from colorization.pipeline import local_runner
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LOCAL_RUNNER = os.path.join(PROJECT_ROOT, 'colorization', 'pipeline', 'local_runner.py')
@@ -34,6 +37,60 @@ def _pipeline_executions(metadata_path: str) -> dict:
   return executions
 
 
+def _record(message: str, name: str = 'absl') -> logging.LogRecord:
+  return logging.LogRecord(name, logging.INFO, __file__, 1, message, None, None)
+
+
+def test_progress_prints_components_their_long_parts_and_the_trainers_lines_only():
+  stream = io.StringIO()
+  progress = local_runner._Progress('colorization.progress', stream=stream)
+  for record in [_record('Component Transform is running.'),
+                 _record("udf_utils.get_fn {'preprocessing_fn': 'x'} 'preprocessing_fn'"),
+                 _record('Feature image has a shape dim {'),
+                 _record('Component Transform is finished.'),
+                 _record('Component Trainer is running.'),
+                 _record("udf_utils.get_fn {'run_fn': 'x'} 'run_fn'"),
+                 _record('Trainer: step 340/1500 (frozen encoder)  loss 3.910', 'colorization.progress'),
+                 _record('Component Trainer is finished.'),
+                 _record('Component Evaluator is running.'),
+                 _record('Using /home/pipeline_root/Trainer/model/7/Format-Serving as  model.'),
+                 _record('Evaluating model.'),
+                 _record('Trainer: step 1/2 (from another logger)', 'tensorflow')]:
+    progress.emit(record)
+  lines = [line.split('] ', 1)[1] for line in stream.getvalue().splitlines()]
+  assert lines[0] == 'Transform running ...'
+  assert lines[1] == 'Transform: analyzing the training split, transforming every split ...'
+  assert lines[2].startswith('Transform done in ')
+  assert lines[3:] == ['Trainer running ...',
+                       'Trainer: step 340/1500 (frozen encoder)  loss 3.910',
+                       lines[5], 'Evaluator running ...',
+                       'Evaluator: loading the trained model ...',
+                       'Evaluator: computing metrics on the test split ...']
+  assert lines[5].startswith('Trainer done in ')
+
+
+def test_stderr_goes_to_the_log_while_the_pipeline_runs(tmp_path, capfd):
+  log_path = str(tmp_path / 'run.log')
+  with open(log_path, 'w') as f:
+    f.write('first line\n')
+  warning = ('W0000 00:00:1796668865.308337 2406 op_level_cost_estimator.cc:699] Error in '
+             'PredictCost() for the op: op: "CropAndResize"\n')
+  with local_runner.stderr_to(log_path):
+    os.write(2, b'WARNING: All log messages before absl::InitializeLog() is called are '
+                b'written to STDERR\n')
+    os.write(2, warning.encode())
+    print('a Python warning', file=sys.stderr)
+    print('progress line')
+  print('after the run', file=sys.stderr)
+  console = capfd.readouterr()
+  assert console.out == 'progress line\n'
+  assert console.err == 'after the run\n'
+  with open(log_path) as f:
+    assert f.read() == ('first line\nWARNING: All log messages before absl::InitializeLog() is '
+                        'called are written to STDERR\n' + warning + 'a Python warning\n')
+
+
+@pytest.mark.slow
 def test_tfx_cli_creates_and_runs_the_pipeline(demo_data_root, tmp_path):
   home = str(tmp_path / 'colorization_home')
   local_home = str(tmp_path / 'tfx_local')

@@ -1,6 +1,8 @@
 """pipeline.results: reading the Evaluator's metrics back; pipeline.tables: rendering them."""
 import json
 import os
+import shlex
+import sys
 
 import pytest
 import tensorflow as tf
@@ -117,3 +119,14 @@ def test_trained_with_names_a_run_of_an_older_version(tmp_path):
   config = _store_with_trainer_runs(str(tmp_path), [{'width': 32, 'energy_match': 0.8}])
   with pytest.raises(ValueError, match='train again'):
     results.trained_with(results.open_store(config), config)
+
+
+def test_summary_names_the_tensorboard_command_for_the_trainers_logs(tmp_path):
+  home = str(tmp_path / 'my home')
+  summary = results.format_summary(results.RunSummary({}, True, None, None),
+                                   PipelineConfig(home=home), 'run.log')
+  (line,) = [line for line in summary.splitlines() if line.startswith('TensorBoard: ')]
+  assert shlex.split(line[len('TensorBoard: '):]) == [
+      os.path.join(os.path.dirname(sys.executable), 'tensorboard'),
+      '--logdir', os.path.join(home, 'pipeline_root', 'Trainer', 'model_run'),
+      '--host', '127.0.0.1']

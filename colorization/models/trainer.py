@@ -9,7 +9,8 @@ import tensorflow_transform as tft
 from absl import logging
 from tfx_bsl.public import tfxio
 
-from colorization.models import ab_bins, augmentation, features, hparams, network, preprocessing, signatures
+from colorization.models import (ab_bins, augmentation, features, network, preprocessing,
+                                 signatures, training_progress)
 from colorization.models.hparams import TrainingConfig
 
 WARM_START_FILE = 'warm_start_weights.npz'
@@ -162,26 +163,21 @@ def run_fn(fn_args) -> None:
   bins = make_bins(config, tft_output, fn_args.train_files)
   logging.info('ab bins in gamut: %d', bins.size)
 
-  fine_tune_steps = min(round(config.fine_tune_fraction * fn_args.train_steps),
-                        fn_args.train_steps - 1)
-  if config.encoder != hparams.PRETRAINED_ENCODER:
-    fine_tune_steps = 0
-  steps_per_epoch = max(1, (fn_args.train_steps - fine_tune_steps) // config.epochs)
+  phases = training_progress.plan_phases(fn_args.train_steps, config)
   num_classes = len(preprocessing.class_names(tft_output)) if config.class_aware else 0
-  model = build_model(config, bins, total_steps=steps_per_epoch * config.epochs,
-                      num_classes=num_classes)
+  model = build_model(config, bins, total_steps=phases[0].steps, num_classes=num_classes)
   if config.warm_start:
     _warm_start(model, fn_args.base_model)
   train_data = make_dataset(fn_args, tft_output, fn_args.train_files, config, training=True)
   fit = functools.partial(
-      model.fit, train_data, verbose=2,
+      model.fit, train_data, verbose=0,
       validation_data=make_dataset(fn_args, tft_output, fn_args.eval_files, config, False),
       validation_steps=fn_args.eval_steps or None,
-      callbacks=[tf.keras.callbacks.TensorBoard(fn_args.model_run_dir, update_freq='epoch')])
-  fit(epochs=config.epochs, steps_per_epoch=steps_per_epoch)
-  if fine_tune_steps > 0:
-    unfreeze_encoder(model, config, bins, fine_tune_steps)
-    fit(epochs=1, steps_per_epoch=fine_tune_steps)
+      callbacks=training_progress.make_callbacks(fn_args.model_run_dir, phases))
+  for phase in phases:  # epochs numbered on across phases: one curve per run
+    if phase.name == training_progress.FINE_TUNING:
+      unfreeze_encoder(model, config, bins, phase.steps)
+    fit(**phase.fit_args())
 
   model.save(fn_args.serving_model_dir, save_format='tf',
              signatures=signatures.make_signatures(model, bins, tft_output))

@@ -4,10 +4,12 @@
 `tfx run create --engine=local --pipeline_name=colorization` execute this file; settings come from
 COLORIZATION_* environment variables (the TFX CLI passes no arguments).
 """
+import contextlib
 import logging
 import os
 import sys
 import time
+from typing import Iterator
 
 if __name__ == '__main__':  # run as a file by the TFX CLI: make the package importable
   sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -17,35 +19,74 @@ os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
 from colorization.pipeline import config as config_lib  # noqa: E402
 
 
-class _Progress(logging.Handler):
-  """Prints one line as each component starts and finishes, with the elapsed time."""
+# Messages that mark where a component's long part starts: (component, message start) -> line.
+HEAVY_PARTS = {
+    ('FileBasedExampleGen', 'Generating examples.'): 'reading the photos ...',
+    ('Transform', 'udf_utils.get_fn'): 'analyzing the training split, transforming every split ...',
+    ('Trainer', 'Training model.'): 'loading the examples and building the network ...',
+    ('Evaluator', 'Using '): 'loading the trained model ...',
+    ('Evaluator', 'Evaluating model.'): 'computing metrics on the test split ...',
+}
 
-  def __init__(self, stream=sys.stdout):
+
+class _Progress(logging.Handler):
+  """Prints one line as each component starts, starts its long part and finishes, with the elapsed
+  time, and every record of the progress logger (the Trainer's steps and epochs)."""
+
+  def __init__(self, progress_logger: str, stream=sys.stdout):
     super().__init__(logging.INFO)
+    self._progress_logger = progress_logger
     self._stream = stream
     self._start = time.monotonic()
     self._component_start = self._start
+    self._component = ''
 
   def emit(self, record: logging.LogRecord) -> None:
     message = record.getMessage()
     now = time.monotonic()
-    if message.startswith('Component ') and message.endswith(' is running.'):
-      self._component_start = now
-      self._print(f'{message[10:-12]} running ...', now)
+    if record.name == self._progress_logger:
+      self._print(message, now)
+    elif message.startswith('Component ') and message.endswith(' is running.'):
+      self._component_start, self._component = now, message[10:-12]
+      self._print(f'{self._component} running ...', now)
     elif message.startswith('Component ') and message.endswith(' is finished.'):
       self._print(f'{message[10:-13]} done in {now - self._component_start:.1f} s', now)
     elif message.startswith('A cached execution'):
       self._print('  reused the cached result', now)
+    else:
+      for (component, start), text in HEAVY_PARTS.items():
+        if component == self._component and message.startswith(start):
+          self._print(f'{component}: {text}', now)
 
   def _print(self, text: str, now: float) -> None:
     print(f'[{now - self._start:7.1f} s] {text}', file=self._stream, flush=True)
+
+
+@contextlib.contextmanager
+def stderr_to(log_path: str) -> Iterator[None]:
+  """Appends whatever goes to stderr while the block runs to log_path: file descriptor 2
+  (TensorFlow's native warnings such as op_level_cost_estimator's, the absl pre-init line) and
+  sys.stderr (Python warnings). The console keeps stdout, where the progress lines go."""
+  sys.stderr.flush()
+  saved_fd, saved_stream = os.dup(2), sys.stderr
+  log = open(log_path, 'a', buffering=1)  # line-buffered; both write through O_APPEND
+  os.dup2(log.fileno(), 2)
+  sys.stderr = log
+  try:
+    yield
+  finally:
+    log.flush()
+    sys.stderr = saved_stream
+    os.dup2(saved_fd, 2)
+    os.close(saved_fd)
+    log.close()
 
 
 def run(config: config_lib.PipelineConfig, progress: bool = True) -> str:
   """Runs the whole pipeline; returns the path of the log file (all outputs under config.home)."""
   from absl import logging as absl_logging
   from tfx import v1 as tfx
-  from colorization.models import efficientnet_lite, hparams
+  from colorization.models import efficientnet_lite, hparams, training_progress
   from colorization.pipeline.pipeline import create_pipeline
 
   if config.training.encoder == hparams.PRETRAINED_ENCODER:  # fail before any component runs
@@ -58,13 +99,17 @@ def run(config: config_lib.PipelineConfig, progress: bool = True) -> str:
   file_handler.setFormatter(logging.Formatter('%(asctime)s %(levelname)s %(name)s: %(message)s'))
   root, tf_logger = logging.getLogger(), logging.getLogger('tensorflow')
   saved = root.handlers[:], root.level, tf_logger.handlers[:]
-  root.handlers = [file_handler] + ([_Progress()] if progress else [])  # console: progress only
+  console = [_Progress(training_progress.PROGRESS_LOGGER)] if progress else []
+  root.handlers = [file_handler] + console  # the console shows progress only
   tf_logger.handlers = [file_handler]
   root.setLevel(logging.INFO)
+  if progress:
+    print(f'Details and warnings go to the log: {log_path}', flush=True)
   try:
-    tfx.orchestration.LocalDagRunner().run(create_pipeline(
-        config, tfx.orchestration.metadata.sqlite_metadata_connection_config(
-            config.metadata_path)))
+    with stderr_to(log_path):
+      tfx.orchestration.LocalDagRunner().run(create_pipeline(
+          config, tfx.orchestration.metadata.sqlite_metadata_connection_config(
+              config.metadata_path)))
   except Exception:
     logging.getLogger(__name__).exception('Pipeline run failed')  # the traceback, in the log only
     raise

@@ -3,6 +3,8 @@ and lays its metrics out as a table."""
 import dataclasses
 import json
 import os
+import shlex
+import sys
 
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
@@ -123,6 +125,13 @@ def metrics_table(metrics: dict[str, dict[str, float]]) -> tuple[list[str], list
   return header, rows
 
 
+def tensorboard_command(config: PipelineConfig) -> str:
+  """The command that shows every Trainer run's curves (the console script beside this Python)."""
+  tensorboard = os.path.join(os.path.dirname(sys.executable), 'tensorboard')
+  logdir = os.path.join(config.pipeline_root, 'Trainer', 'model_run')
+  return shlex.join([tensorboard, '--logdir', logdir, '--host', '127.0.0.1'])
+
+
 def format_summary(summary: RunSummary, config: PipelineConfig, log_path: str) -> str:
   """What `colorization run` prints at the end: the metric table and where everything went."""
   blessed = {None: 'not evaluated', True: 'BLESSED', False: 'NOT blessed'}[summary.blessed]
@@ -133,6 +142,7 @@ def format_summary(summary: RunSummary, config: PipelineConfig, log_path: str) -
            f'Serving base path: {config.serving_dir}',
            f'Evaluation: {summary.evaluation_uri}',
            f'Pipeline root: {config.pipeline_root}',
+           f'TensorBoard: {tensorboard_command(config)}',
            f'Log: {log_path}']
   reports = os.path.join(config.reports_dir, 'index.html')
   if os.path.exists(reports):
