@@ -143,8 +143,8 @@ class ProgressLog(tf.keras.callbacks.Callback):
 class TensorBoardLog(tf.keras.callbacks.Callback):
   """One continuous curve per run across the phases, in log_dir/train and log_dir/validation:
   every epoch's losses as epoch_<name> (step = epoch), its learning rate, phase (index in
-  phases) and step count; the learning rate and validation loss against steps; a text note where
-  each phase starts."""
+  phases) and step count; the learning rate at every step (learning_rate_vs_steps); a text note
+  where each phase starts."""
 
   def __init__(self, log_dir: str, phases: list[Phase]):
     super().__init__()
@@ -189,7 +189,6 @@ class TensorBoardLog(tf.keras.callbacks.Callback):
       for name, value in logs.items():
         if name.startswith('val_'):
           tf.summary.scalar(f'epoch_{name[4:]}', value, step=epoch)
-          tf.summary.scalar(f'evaluation_{name[4:]}_vs_steps', value, step=self._step)
     self._train.flush()
     self._validation.flush()
 
