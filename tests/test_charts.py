@@ -49,7 +49,7 @@ def test_line_chart_draws_each_series_in_its_colour():
                                               'validation': [(0, 6.0), (2, 5.5)]}))
   train, validation = charts.LINE_COLOURS[:2]
   # train falls from top-left to bottom-right; validation stays above it on the right.
-  train_rows = _rows_of(pixels[:, charts.WIDTH - charts.MARGIN_RIGHT - 3:], train)
-  validation_rows = _rows_of(pixels[:, charts.WIDTH - charts.MARGIN_RIGHT - 3:], validation)
+  right_end = pixels[charts.MARGIN_TOP:, charts.WIDTH - charts.MARGIN_RIGHT - 12:]
+  train_rows, validation_rows = _rows_of(right_end, train), _rows_of(right_end, validation)
   assert train_rows.size and validation_rows.size
   assert validation_rows.mean() < train_rows.mean()

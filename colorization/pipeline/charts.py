@@ -119,8 +119,11 @@ def line_chart(title: str, series: dict[str, list[tuple[float, float]]], x_label
   x_ticks = nice_ticks(min(xs), max(xs), count=6, integers=all(x == int(x) for x in xs))
   x_low, x_high = x_ticks[0], x_ticks[-1]
 
+  inset = 8  # points on the first or last tick stay clear of the frame
+
   def x_of(value: float) -> float:
-    return canvas.left + (value - x_low) / (x_high - x_low) * (canvas.right - canvas.left)
+    share = (value - x_low) / (x_high - x_low)
+    return canvas.left + inset + share * (canvas.right - canvas.left - 2 * inset)
 
   small = _font(11)
   for tick in x_ticks:

@@ -143,7 +143,7 @@ def model_html(report: RunReport) -> str:
     pushed = (f'<p class="note">Nothing was pushed by this run: the model {blessed}. '
               f'<code>{html.escape(report.serving_dir)}</code> keeps serving the newest earlier '
               'version, if any.</p>')
-  return (f'<h2>Model</h2><p>The model of this run {blessed}; the metrics and gallery below are '
+  return (f'<h2>Model</h2><p>This run\'s model {blessed}. The metrics and the gallery below are '
           f'its own, on the test split (<code>{html.escape(report.model_uri)}</code>).</p>'
           + pushed)
 

@@ -94,7 +94,8 @@ def loss_curves(log_dir: str) -> dict[str, list[tuple[float, float]]]:
   for folder, _, files in sorted(tf.io.gfile.walk(log_dir)):
     run = os.path.relpath(folder, log_dir)
     for name in sorted(f for f in files if 'tfevents' in f):
-      for event in tf.compat.v1.train.summary_iterator(os.path.join(folder, name)):
+      for record in tf.data.TFRecordDataset(os.path.join(folder, name)):
+        event = tf.compat.v1.Event.FromString(record.numpy())
         for value in event.summary.value:
           if value.tag.startswith('epoch_') and 'loss' in value.tag:
             key = value.tag if run == '.' else f'{run} {value.tag}'
