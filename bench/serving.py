@@ -17,7 +17,6 @@ Every figure comes from this run; ratios matter more than absolute times on a bu
 import argparse
 import base64
 import http.client
-import io
 import json
 import os
 import socket
@@ -26,12 +25,10 @@ import subprocess
 import sys
 import time
 
-import numpy as np
-from PIL import Image
-
 os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 
+from bench.photos import megapixel_jpeg, photo_jpeg  # noqa: E402
 from colorization.models import features  # noqa: E402  (after the environment: TensorFlow reads it on import)
 from colorization.serving import client  # noqa: E402
 
@@ -40,23 +37,6 @@ REST_TARGET = 1.5
 MEMORY_TARGET = 0.10
 THROUGHPUT_IMAGES = 96
 MEGAPIXELS = (0.25, 4.0, 16.0)
-
-
-def photo_jpeg(width: int, height: int, seed: int = 0) -> bytes:
-  """A JPEG of smooth colour gradients with a little noise, roughly like a photo."""
-  y, x = np.mgrid[0:height, 0:width].astype(np.float32)
-  rgb = np.stack([127 + 100 * np.sin(x / (width / 7)), 127 + 100 * np.cos(y / (height / 5)),
-                  255 * (x + y) / (width + height)], -1)
-  rgb += np.random.default_rng(seed).normal(0, 6, rgb.shape).astype(np.float32)
-  buffer = io.BytesIO()
-  Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8)).save(buffer, 'JPEG', quality=90)
-  return buffer.getvalue()
-
-
-def megapixel_jpeg(megapixels: float) -> bytes:
-  """A 4:3 photo_jpeg of about this many megapixels."""
-  height = int(round((megapixels * 1e6 * 3 / 4) ** 0.5))
-  return photo_jpeg(int(round(height * 4 / 3)), height)
 
 
 def newest_version(base_path: str) -> str:

@@ -86,6 +86,20 @@ def test_fit_gamut_leaves_colours_inside_the_gamut_alone():
   np.testing.assert_allclose(lab.fit_gamut(inside).numpy(), inside.numpy(), atol=1e-4)
 
 
+def test_fit_gamut_scales_only_the_colours_outside():
+  inside = [60.0, 10.0, -10.0]
+  fitted = lab.fit_gamut(tf.constant([inside, [50.0, 120.0, -120.0], inside])).numpy()
+  np.testing.assert_array_equal(fitted[[0, 2]], [inside, inside])
+  assert 0.2 < np.linalg.norm(fitted[1, 1:]) / np.linalg.norm([120.0, -120.0]) < 0.9
+
+
+def test_srgb8_to_lightness_is_the_l_of_srgb_to_lab():
+  rgb = np.random.default_rng(5).integers(0, 256, (4, 50, 3), np.uint8)
+  rgb[0, :3] = [[0, 0, 0], [255, 255, 255], [1, 2, 3]]
+  expected = lab.srgb_to_lab(tf.constant(rgb / 255.0, tf.float32)).numpy()[..., :1]
+  np.testing.assert_allclose(lab.srgb8_to_lightness(tf.constant(rgb)).numpy(), expected, atol=1e-3)
+
+
 def test_batched_images_convert_pixel_by_pixel():
   rgb = np.random.default_rng(1).uniform(0.0, 1.0, (2, 4, 5, 3)).astype(np.float32)
   batched = lab.srgb_to_lab(tf.constant(rgb)).numpy()

@@ -20,11 +20,13 @@ AB_HISTOGRAM_KEY = 'ab_histogram'  # full-pass training-set counts over the ab g
 
 # Serving signature names and tensors.
 SERVING_DEFAULT = 'serving_default'
-COLORIZE_IMAGE = 'colorize_image'
+COLORIZE_IMAGE = 'colorize_image'              # image bytes -> PNG
+COLORIZE_IMAGE_JPEG = 'colorize_image_jpeg'    # image bytes -> JPEG
 SERVING_EXAMPLES = 'serving_examples'
 TRANSFORM_FEATURES = 'transform_features'
 IMAGE_BYTES_KEY = 'image_bytes'
 COLORIZED_PNG_KEY = 'colorized_png'
+COLORIZED_JPEG_KEY = 'colorized_jpeg'
 EXAMPLES_KEY = 'examples'
 LAB_PRED_KEY = 'Lab'             # tf.Example signature output: input L with predicted ab
 

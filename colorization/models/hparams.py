@@ -33,6 +33,7 @@ class TrainingConfig:
   warm_start: bool = False
   train_classes: tuple[str, ...] = ()           # empty = every class; else train on these only
   seed: int = 0                                 # weights, shuffling and augmentation
+  max_image_pixels: int = 50_000_000            # colorize_image refuses larger images (header size)
   # Class-aware colorizer (network.py): a class head on the encoder, FiLM on the decoder.
   class_aware: bool = False
   class_loss_weight: float = 0.1                # class cross-entropy beside the colour loss

@@ -180,7 +180,8 @@ def run_fn(fn_args) -> None:
     fit(**phase.fit_args())
 
   model.save(fn_args.serving_model_dir, save_format='tf',
-             signatures=signatures.make_signatures(model, bins, tft_output))
+             signatures=signatures.make_signatures(model, bins, tft_output,
+                                                  config.max_image_pixels))
   buffer = io.BytesIO()
   np.savez(buffer, *model.get_weights())
   with tf.io.gfile.GFile(os.path.join(os.path.dirname(fn_args.serving_model_dir),
