@@ -27,8 +27,10 @@ def write_image(path, width: int, height: int, mode: str = 'RGB') -> str:
   return str(path)
 
 
-def test_signature_name_agrees_with_the_model():
+def test_signature_names_agree_with_the_model():
   assert client.SIGNATURE_NAME == features.COLORIZE_IMAGE
+  assert client.FORMAT_SIGNATURES == {'png': features.COLORIZE_IMAGE,
+                                      'jpg': features.COLORIZE_IMAGE_JPEG}
 
 
 def test_find_images_files_folders_globs(tmp_path):
@@ -57,9 +59,12 @@ class FakeServer:
   """Stands in for grpc_predictor: records batch sizes, refuses any batch holding a bad image."""
 
   def __init__(self):
-    self.batches = []
+    self.batches, self.signatures = [], []
 
-  def predictor(self, address: str, model_name: str) -> client.Predict:
+  def predictor(self, address: str, model_name: str,
+                signature_name: str = client.SIGNATURE_NAME) -> client.Predict:
+    self.signatures.append(signature_name)
+
     def predict(images: list[bytes]) -> list[bytes]:
       self.batches.append(len(images))
       if any(b'truncated' in image for image in images):
@@ -93,6 +98,19 @@ def test_requests_are_split_by_bytes(tmp_path, monkeypatch):
   assert client.colorize_paths(inputs, str(tmp_path / 'out'), server='fake:1',
                                model_name=features.MODEL_NAME, batch_size=32) == 0
   assert fake.batches == [2, 2]
+
+
+def test_format_jpg_asks_the_jpeg_signature_and_writes_jpg_files(tmp_path, monkeypatch):
+  fake = FakeServer()
+  monkeypatch.setattr(client, 'grpc_predictor', fake.predictor)
+  for name in ('a.png', 'b.jpg', 'sub/c.gif'):
+    write_image(tmp_path / 'in' / name, 8, 8)
+  assert client.colorize_paths([str(tmp_path / 'in')], str(tmp_path / 'out'), server='fake:1',
+                               model_name=features.MODEL_NAME, output_format='jpg') == 0
+  assert fake.signatures == [features.COLORIZE_IMAGE_JPEG]
+  written = sorted(os.path.relpath(os.path.join(folder, name), tmp_path / 'out')
+                   for folder, _, names in os.walk(tmp_path / 'out') for name in names)
+  assert written == ['a.jpg', 'b.jpg', 'sub/c.jpg']
 
 
 def test_unreachable_server_raises_the_address(tmp_path, monkeypatch):

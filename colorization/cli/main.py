@@ -10,6 +10,7 @@ import warnings
 from colorization.models import features
 from colorization.pipeline import config as config_lib  # light: no TensorFlow (tests/test_cli.py)
 from colorization.serving import defaults as serving_defaults
+from colorization.serving.client import FORMAT_SIGNATURES  # light: TensorFlow only when called
 
 os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
 # 3, not 2: importing TensorFlow logs harmless CUDA-plugin registration errors at level E.
@@ -80,7 +81,8 @@ def cmd_colorize(args: argparse.Namespace) -> int:
     return client.colorize_paths(args.inputs, args.output_dir, server=args.server,
                                  saved_model=args.saved_model, model_name=args.model_name,
                                  batch_size=args.batch_size, overwrite=args.overwrite,
-                                 allow_output_inside_input=args.allow_output_inside_input)
+                                 allow_output_inside_input=args.allow_output_inside_input,
+                                 output_format=args.format)
   except client.ModelUnavailable as e:
     raise UserError(str(e)) from None
 
@@ -221,9 +223,13 @@ def build_parser() -> argparse.ArgumentParser:
   colorize.add_argument('--batch-size', type=int, default=8,
                         help='images per Predict request (default: %(default)s)')
   colorize.add_argument('--overwrite', action='store_true',
-                        help='replace existing PNGs in OUTDIR (inputs are never overwritten)')
+                        help='replace existing outputs in OUTDIR (inputs are never overwritten)')
   colorize.add_argument('--allow-output-inside-input', action='store_true',
                         help='accept an OUTDIR that is, or is inside, an input folder')
+  colorize.add_argument('--format', choices=sorted(FORMAT_SIGNATURES), default='png',
+                        help='output format: png (signature colorize_image) or jpg '
+                        '(colorize_image_jpeg, quality 95, about a quarter of the size; default: '
+                        '%(default)s)')
   colorize.set_defaults(func=cmd_colorize)
 
   evaluate = verbs.add_parser(

@@ -10,7 +10,7 @@ from absl import logging
 from tfx_bsl.public import tfxio
 
 from colorization.models import (ab_bins, augmentation, features, network, preprocessing,
-                                 signatures, training_progress)
+                                 signatures, training_progress, warmup)
 from colorization.models.hparams import TrainingConfig
 
 WARM_START_FILE = 'warm_start_weights.npz'
@@ -182,6 +182,7 @@ def run_fn(fn_args) -> None:
   model.save(fn_args.serving_model_dir, save_format='tf',
              signatures=signatures.make_signatures(model, bins, tft_output,
                                                   config.max_image_pixels))
+  warmup.write_warmup_file(fn_args.serving_model_dir)
   buffer = io.BytesIO()
   np.savez(buffer, *model.get_weights())
   with tf.io.gfile.GFile(os.path.join(os.path.dirname(fn_args.serving_model_dir),

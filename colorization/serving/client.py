@@ -15,6 +15,8 @@ from colorization.serving import op_error_text, orientation, outputs
 from colorization.serving.inputs import FORMATS, IMAGE_MAGIC, find_images
 
 SIGNATURE_NAME = 'colorize_image'       # = models.features.COLORIZE_IMAGE (serving imports no models)
+# Output format -> the signature answering in it (= models.features.COLORIZE_IMAGE, _JPEG).
+FORMAT_SIGNATURES = {'png': SIGNATURE_NAME, 'jpg': 'colorize_image_jpeg'}
 REQUEST_BYTES = 16 * 1024 * 1024         # encoded images per request, well below server limits
 CONNECT_SECONDS = 10.0
 REQUEST_SECONDS = 600.0
@@ -55,8 +57,9 @@ def serving_apis() -> types.SimpleNamespace:
   return types.SimpleNamespace(grpc=grpc, **modules)
 
 
-def grpc_predictor(address: str, model_name: str) -> Predict:
-  """PNG bytes for image bytes, by Predict calls to a TF Serving model server."""
+def grpc_predictor(address: str, model_name: str, signature_name: str = SIGNATURE_NAME) -> Predict:
+  """Colorized images (PNG; JPEG from colorize_image_jpeg) for image bytes, by Predict calls to a
+  TF Serving model server."""
   apis = serving_apis()
   grpc = apis.grpc
   channel = grpc.insecure_channel(address, options=[('grpc.max_receive_message_length', -1),
@@ -74,15 +77,15 @@ def grpc_predictor(address: str, model_name: str) -> Predict:
     raise ModelUnavailable(f'{address}: {e.details()}') from None
   signatures = apis.get_model_metadata_pb2.SignatureDefMap()
   metadata.metadata['signature_def'].Unpack(signatures)
-  if SIGNATURE_NAME not in signatures.signature_def:
-    raise ModelUnavailable(f'model {model_name!r} at {address} has no {SIGNATURE_NAME!r} signature')
-  signature = signatures.signature_def[SIGNATURE_NAME]
+  if signature_name not in signatures.signature_def:
+    raise ModelUnavailable(f'model {model_name!r} at {address} has no {signature_name!r} signature')
+  signature = signatures.signature_def[signature_name]
   (input_name,), (output_name,) = signature.inputs, signature.outputs
 
   def predict(images: list[bytes]) -> list[bytes]:
     request = apis.predict_pb2.PredictRequest()
     request.model_spec.name = model_name
-    request.model_spec.signature_name = SIGNATURE_NAME
+    request.model_spec.signature_name = signature_name
     tensor = request.inputs[input_name]
     tensor.dtype = apis.types_pb2.DT_STRING
     tensor.tensor_shape.dim.add().size = len(images)
@@ -98,16 +101,16 @@ def grpc_predictor(address: str, model_name: str) -> Predict:
   return predict
 
 
-def saved_model_predictor(path: str) -> Predict:
-  """PNG bytes for image bytes, by calling the SavedModel's signature in this process."""
+def saved_model_predictor(path: str, signature_name: str = SIGNATURE_NAME) -> Predict:
+  """Colorized images for image bytes, by calling the SavedModel's signature in this process."""
   if not os.path.isfile(os.path.join(path, 'saved_model.pb')):
     raise FileNotFoundError(f'no saved_model.pb in {path}; give a version directory such as '
                             f'<home>/serving/colorizer/<version>')
   import tensorflow as tf
   loaded = tf.saved_model.load(path)
-  if SIGNATURE_NAME not in loaded.signatures:
-    raise ModelUnavailable(f'the SavedModel in {path} has no {SIGNATURE_NAME!r} signature')
-  function = loaded.signatures[SIGNATURE_NAME]
+  if signature_name not in loaded.signatures:
+    raise ModelUnavailable(f'the SavedModel in {path} has no {signature_name!r} signature')
+  function = loaded.signatures[signature_name]
   (input_name,), (output_name,) = function.structured_input_signature[1], function.structured_outputs
 
   def predict(images: list[bytes]) -> list[bytes]:
@@ -225,9 +228,10 @@ def _colorize_batch(predict: Predict, batch: list[tuple[str, str, bytes]], overw
 
 def colorize_paths(inputs: list[str], output_dir: str, *, server: str | None = None,
                    saved_model: str | None = None, model_name: str, batch_size: int = 8,
-                   overwrite: bool = False, allow_output_inside_input: bool = False) -> int:
-  """Colorizes every image found into output_dir as PNG; returns 0, or 1 if any file was not
-  colorized. Never overwrites an input, nor an existing file unless overwrite (outputs.py).
+                   overwrite: bool = False, allow_output_inside_input: bool = False,
+                   output_format: str = 'png') -> int:
+  """Colorizes every image found into output_dir as PNG or JPEG (output_format: a key of
+  FORMAT_SIGNATURES); returns 0, or 1 if any file was not colorized. Never overwrites an input, nor an existing file unless overwrite (outputs.py).
 
   Raises ValueError when nothing can be done (no image found, output folder inside an input
   folder) and ModelUnavailable when the model cannot be reached or answers wrongly (the CLI
@@ -239,7 +243,8 @@ def colorize_paths(inputs: list[str], output_dir: str, *, server: str | None = N
     raise ValueError(f'the batch size must be at least 1, not {batch_size}')
   found = find_images(inputs, skip_folder=output_dir)
   outputs.check_output_folder(output_dir, found.folders, allow_output_inside_input)
-  planned, refused = outputs.plan_outputs(found.images, output_dir, overwrite)
+  planned, refused = outputs.plan_outputs(found.images, output_dir, overwrite,
+                                          '.' + output_format)
   progress = Progress(len(found.images) + len(found.problems))
   for path, reason in found.problems + refused:
     progress.error(path, reason)
@@ -249,7 +254,9 @@ def colorize_paths(inputs: list[str], output_dir: str, *, server: str | None = N
     raise ValueError(f'no {FORMATS} image in {" ".join(inputs)}')
   predict = None
   if planned:
-    predict = grpc_predictor(server, model_name) if server else saved_model_predictor(saved_model)
+    signature_name = FORMAT_SIGNATURES[output_format]
+    predict = (grpc_predictor(server, model_name, signature_name) if server
+               else saved_model_predictor(saved_model, signature_name))
   try:
     for batch in _batches(planned, batch_size, progress):
       _colorize_batch(predict, batch, overwrite, progress)

@@ -21,16 +21,16 @@ def check_output_folder(output_dir: str, input_folders: list[str], allow_inside:
                      f'--output-dir, or pass --allow-output-inside-input')
 
 
-def plan_outputs(images: list[tuple[str, str]], output_dir: str, overwrite: bool
-                 ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-  """(input path, output path) for each (input path, name relative to its input) whose PNG may be
-  written; (input path, reason) for the others: output is an input, exists (without overwrite),
+def plan_outputs(images: list[tuple[str, str]], output_dir: str, overwrite: bool,
+                 suffix: str = '.png') -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+  """(input path, output path ending in suffix) for each (input path, name relative to its input)
+  whose output may be written; (input path, reason) for the others: output is an input, exists (without overwrite),
   or is another input's (a.jpg and a.png both give a.png: the first in order keeps it)."""
   inputs = {os.path.realpath(path) for path, _ in images}
   claimed: dict[str, str] = {}
   planned, refused = [], []
   for path, relative in images:
-    output = os.path.join(output_dir, os.path.splitext(relative)[0] + '.png')
+    output = os.path.join(output_dir, os.path.splitext(relative)[0] + suffix)
     key = os.path.normcase(os.path.realpath(output))
     if key in claimed:
       refused.append((path, f'its output {output} is already {claimed[key]}\'s; rename one'))
