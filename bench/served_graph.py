@@ -106,7 +106,8 @@ class BareParts:
     return times
 
 
-def compare(model_dir: str, repeats: int) -> list[tuple[float, float, float]]:
+def compare(model_dir: str, repeats: int,
+            megapixels_list: tuple[float, ...] = MEGAPIXELS) -> list[tuple[float, float, float]]:
   """Prints the table; returns (megapixels, worst time ratio, bytes per pixel) per photo."""
   loaded = tf.saved_model.load(model_dir)
   served = {'png': loaded.signatures[features.COLORIZE_IMAGE],
@@ -116,7 +117,7 @@ def compare(model_dir: str, repeats: int) -> list[tuple[float, float, float]]:
     colorize(tf.constant([megapixel_jpeg(0.05)]))
   print('colorize_image (PNG) and colorize_image_jpeg against the bare sum of their parts:')
   results = []
-  for megapixels in MEGAPIXELS:
+  for megapixels in megapixels_list:
     jpeg = megapixel_jpeg(megapixels)
     pixels = tf.io.decode_jpeg(jpeg).shape.num_elements() // 3
     batch = tf.constant([jpeg])
@@ -145,10 +146,12 @@ def main() -> int:
   source.add_argument('--random-model', action='store_true',
                       help='the real architecture with random weights')
   parser.add_argument('--repeats', type=int, default=3, help='timed calls per measure')
+  parser.add_argument('--megapixels', type=float, nargs='+', default=MEGAPIXELS,
+                      help='photo sizes (default: %(default)s)')
   args = parser.parse_args()
   with tempfile.TemporaryDirectory() as scratch:
     model_dir = args.saved_model or write_random_model(os.path.join(scratch, 'model'))
-    compare(model_dir, args.repeats)
+    compare(model_dir, args.repeats, tuple(args.megapixels))
   return 0
 
 

@@ -11,7 +11,9 @@ process. Reported:
   - the server's peak RSS while colorizing one 0.25, 4 and 16 megapixel JPEG, against 0.25 MP
     (peak reset through /proc/<pid>/clear_refs before each request, read from VmHWM), right
     after start and again after the other requests: memory the allocator kept from earlier
-    requests is reused, so the second figure is the steady state and the first the worst case.
+    requests is reused, so the second figure is the steady state and the first the worst case;
+  - then, with the server stopped, bench.served_graph: colorize_image and colorize_image_jpeg
+    against the bare sum of their parts for 0.2, 3 and 12 MP photos, and their memory per pixel.
 Every figure comes from this run; ratios matter more than absolute times on a busy machine.
 """
 import argparse
@@ -28,6 +30,7 @@ import time
 os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 
+from bench import served_graph  # noqa: E402
 from bench.photos import megapixel_jpeg, photo_jpeg  # noqa: E402
 from colorization.models import features  # noqa: E402  (after the environment: TensorFlow reads it on import)
 from colorization.serving import client  # noqa: E402
@@ -153,10 +156,12 @@ def main() -> int:
     print(f'\nLatency ratio {ratio:.2f} (target <= {LATENCY_TARGET}), REST/gRPC {rest_ratio:.2f} '
           f'(target <= {REST_TARGET}); peak memory spread '
           f'{fresh:.1%} just started, {warm:.1%} after use (target <= {MEMORY_TARGET:.0%})')
-    return 0
   finally:
     server.terminate()
     server.wait(timeout=60)
+  print()
+  served_graph.compare(newest_version(args.model_base_path), repeats=3)
+  return 0
 
 
 if __name__ == '__main__':
