@@ -17,15 +17,24 @@ def test_logits_are_at_quarter_resolution_and_start_from_the_prior(encoder):
   np.testing.assert_array_equal(untouched.get_layer('ab_bin_logits').bias.numpy(), 0.0)
 
 
-def test_pretrained_encoder_is_frozen_and_holds_the_imagenet_weights():
-  model = network.build_network(num_bins=12, width=4)
-  encoder = model.get_layer(network.ENCODER_LAYER)
-  assert not encoder.trainable and encoder.trainable_weights == []
+@pytest.mark.parametrize('encoder', hparams.PRETRAINED_ENCODERS)
+def test_pretrained_encoder_is_frozen_and_holds_the_imagenet_weights(encoder):
+  model = network.build_network(num_bins=12, width=4, encoder=encoder)
+  encoder_model = model.get_layer(network.encoder_layer_name(encoder))
+  assert not encoder_model.trainable and encoder_model.trainable_weights == []
   assert model.trainable_weights  # the decoder trains
-  reference = efficientnet_lite.build_encoder()
-  efficientnet_lite.load_imagenet_weights(reference)
-  np.testing.assert_array_equal(encoder.get_layer('block7_depthwise').get_weights()[0],
+  reference = efficientnet_lite.build_encoder(encoder)
+  efficientnet_lite.load_imagenet_weights(reference, variant=encoder)
+  np.testing.assert_array_equal(encoder_model.get_layer('block7_depthwise').get_weights()[0],
                                 reference.get_layer('block7_depthwise').get_weights()[0])
+
+
+def test_lite2_network_predicts_a_quarter_resolution_distribution_at_the_image_size():
+  model = network.build_network(num_bins=12, width=4, encoder='efficientnet-lite2')
+  size = features.IMAGE_SIZE
+  logits = model(np.full([2, size, size, 1], 50.0, np.float32), training=False)
+  assert logits.shape == (2, features.PREDICTION_SIZE, features.PREDICTION_SIZE, 12)  # 56
+  assert np.isfinite(logits.numpy()).all()
 
 
 def test_unknown_encoder_is_named():

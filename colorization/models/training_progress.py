@@ -44,7 +44,7 @@ def plan_phases(train_steps: int, config: TrainingConfig) -> list[Phase]:
   fine_tune_fraction of the steps with it trainable, split into epochs about as long as the frozen
   ones (a divisor of its steps, so the run's step count is unchanged)."""
   fine_tune_steps = min(round(config.fine_tune_fraction * train_steps), train_steps - 1)
-  if config.encoder != hparams.PRETRAINED_ENCODER:
+  if config.encoder not in hparams.PRETRAINED_ENCODERS:
     fine_tune_steps = 0
   steps_per_epoch = max(1, (train_steps - fine_tune_steps) // config.epochs)
   frozen = Phase(FROZEN, 0, config.epochs, steps_per_epoch)

@@ -89,8 +89,8 @@ def run(config: config_lib.PipelineConfig, progress: bool = True) -> str:
   from colorization.models import efficientnet_lite, hparams, training_progress
   from colorization.pipeline.pipeline import create_pipeline
 
-  if config.training.encoder == hparams.PRETRAINED_ENCODER:  # fail before any component runs
-    efficientnet_lite.resolve_weights_path(config.training.encoder_weights)
+  if config.training.encoder in hparams.PRETRAINED_ENCODERS:  # fail before any component runs
+    efficientnet_lite.resolve_weights_path(config.training.encoder_weights, config.training.encoder)
   absl_verbosity = absl_logging.get_verbosity()
   absl_logging.set_verbosity(absl_logging.INFO)  # TF restores this level after muting itself
   os.makedirs(config.logs_dir, exist_ok=True)
