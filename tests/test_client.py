@@ -260,7 +260,7 @@ def test_empty_input_folder_is_one_error_line_and_a_failure(tmp_path, capsys):
   code = main.main(['colorize', str(tmp_path / 'empty'), '-o', str(tmp_path / 'out'),
                     '--server', '127.0.0.1:1'])
   err = capsys.readouterr().err.strip().splitlines()
-  assert code == 2
-  assert err[-1] == f'colorization colorize: error: no JPEG, PNG, GIF or BMP image in ' \
+  assert code == 2 and len(err) == 1
+  assert err[0] == f'colorization colorize: error: no JPEG, PNG, GIF or BMP image in ' \
                     f'{tmp_path}/empty'
   assert not (tmp_path / 'out').exists()

@@ -250,7 +250,8 @@ def colorize_paths(inputs: list[str], output_dir: str, *, server: str | None = N
     progress.error(path, reason)
     progress.advance(0, 1)
   if not found.images:
-    progress.finish()
+    if progress.interactive:  # end the bar the error lines redrew; otherwise the error is one line
+      progress.finish()
     raise ValueError(f'no {FORMATS} image in {" ".join(inputs)}')
   predict = None
   if planned:
