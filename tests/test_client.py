@@ -31,6 +31,7 @@ def test_signature_names_agree_with_the_model():
   assert client.SIGNATURE_NAME == features.COLORIZE_IMAGE
   assert client.FORMAT_SIGNATURES == {'png': features.COLORIZE_IMAGE,
                                       'jpg': features.COLORIZE_IMAGE_JPEG}
+  assert client.IMAGE_OUTPUTS == (features.COLORIZED_PNG_KEY, features.COLORIZED_JPEG_KEY)
 
 
 def test_find_images_files_folders_globs(tmp_path):
@@ -264,3 +265,12 @@ def test_empty_input_folder_is_one_error_line_and_a_failure(tmp_path, capsys):
   assert err[0] == f'colorization colorize: error: no JPEG, PNG, GIF or BMP image in ' \
                     f'{tmp_path}/empty'
   assert not (tmp_path / 'out').exists()
+
+
+def test_the_image_output_is_found_beside_class_outputs():
+  # A class-aware model's colorize_image also answers class_name and class_probability.
+  assert client.image_output(['class_name', 'colorized_png', 'class_probability'],
+                             'colorize_image') == 'colorized_png'
+  assert client.image_output(['colorized_jpeg'], 'colorize_image_jpeg') == 'colorized_jpeg'
+  with pytest.raises(client.ModelUnavailable, match='no image output'):
+    client.image_output(['ab'], 'serving_default')

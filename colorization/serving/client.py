@@ -17,6 +17,9 @@ from colorization.serving.inputs import FORMATS, IMAGE_MAGIC, find_images
 SIGNATURE_NAME = 'colorize_image'       # = models.features.COLORIZE_IMAGE (serving imports no models)
 # Output format -> the signature answering in it (= models.features.COLORIZE_IMAGE, _JPEG).
 FORMAT_SIGNATURES = {'png': SIGNATURE_NAME, 'jpg': 'colorize_image_jpeg'}
+# The image output among a signature's outputs (a class-aware model also returns its class):
+# = models.features.COLORIZED_PNG_KEY, COLORIZED_JPEG_KEY.
+IMAGE_OUTPUTS = ('colorized_png', 'colorized_jpeg')
 REQUEST_BYTES = 16 * 1024 * 1024         # encoded images per request, well below server limits
 CONNECT_SECONDS = 10.0
 REQUEST_SECONDS = 600.0
@@ -57,6 +60,15 @@ def serving_apis() -> types.SimpleNamespace:
   return types.SimpleNamespace(grpc=grpc, **modules)
 
 
+def image_output(output_names, signature_name: str) -> str:
+  """The name of the signature's image output (ModelUnavailable if it has none)."""
+  names = [name for name in output_names if name in IMAGE_OUTPUTS]
+  if len(names) != 1:
+    raise ModelUnavailable(f'the {signature_name!r} signature has no image output '
+                           f'({", ".join(IMAGE_OUTPUTS)}); its outputs: {", ".join(output_names)}')
+  return names[0]
+
+
 def grpc_predictor(address: str, model_name: str, signature_name: str = SIGNATURE_NAME) -> Predict:
   """Colorized images (PNG; JPEG from colorize_image_jpeg) for image bytes, by Predict calls to a
   TF Serving model server."""
@@ -80,7 +92,7 @@ def grpc_predictor(address: str, model_name: str, signature_name: str = SIGNATUR
   if signature_name not in signatures.signature_def:
     raise ModelUnavailable(f'model {model_name!r} at {address} has no {signature_name!r} signature')
   signature = signatures.signature_def[signature_name]
-  (input_name,), (output_name,) = signature.inputs, signature.outputs
+  (input_name,), output_name = signature.inputs, image_output(signature.outputs, signature_name)
 
   def predict(images: list[bytes]) -> list[bytes]:
     request = apis.predict_pb2.PredictRequest()
@@ -111,7 +123,8 @@ def saved_model_predictor(path: str, signature_name: str = SIGNATURE_NAME) -> Pr
   if signature_name not in loaded.signatures:
     raise ModelUnavailable(f'the SavedModel in {path} has no {signature_name!r} signature')
   function = loaded.signatures[signature_name]
-  (input_name,), (output_name,) = function.structured_input_signature[1], function.structured_outputs
+  (input_name,) = function.structured_input_signature[1]
+  output_name = image_output(function.structured_outputs, signature_name)
 
   def predict(images: list[bytes]) -> list[bytes]:
     try:
