@@ -1,9 +1,11 @@
 """`colorization evaluate`: photo sources, scores shared with the Evaluator's metrics, the gray
-baseline, bootstrap errors, bad files, the JSON output and the verb end to end on a small model."""
+baseline, bootstrap errors, bad files, the JSON output and the verb end to end on a small model
+(conftest's small_export: the real colorize_image graph around a tiny untrained network)."""
 import functools
 import io
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -15,7 +17,7 @@ from PIL import Image
 
 from colorization.cli import main as cli
 from colorization.evaluation import evaluate, photos as photos_lib, scoring, summary
-from colorization.models import ab_bins, features, hparams, lab, metrics, network, signatures
+from colorization.models import lab, metrics
 from colorization.serving import client
 from tests.test_orientation import jpeg_with_orientation
 
@@ -60,23 +62,6 @@ def grayscale(images: list[bytes]) -> list[bytes]:
     gray = lab.lab_to_srgb(tf.concat([lightness, tf.zeros_like(ab)], -1))
     pngs.append(tf.io.encode_png(tf.image.convert_image_dtype(gray, tf.uint8)).numpy())
   return pngs
-
-
-@pytest.fixture(scope='session')
-def small_model(tmp_path_factory) -> str:
-  """A folder holding version 1: the real colorize_image graph around a tiny untrained network."""
-  bins = ab_bins.AbBins(np.ones(ab_bins.GRID_BINS))
-  model = network.build_network(bins.size, width=4, encoder=hparams.SCRATCH_ENCODER)
-
-  @tf.function(input_signature=[tf.TensorSpec([None], tf.string, features.IMAGE_BYTES_KEY)])
-  def colorize_image(image_bytes):
-    return {features.COLORIZED_PNG_KEY: signatures.colorize_images(model, bins, image_bytes)}
-
-  module = tf.Module()
-  module.model = model
-  base = tmp_path_factory.mktemp('small_model')
-  tf.saved_model.save(module, str(base / '1'), signatures={features.COLORIZE_IMAGE: colorize_image})
-  return str(base)
 
 
 def test_folder_layout_errors(tmp_path):
@@ -180,10 +165,12 @@ def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
   return code, captured.out, captured.err
 
 
-def test_verb_on_a_small_model(tmp_path, small_model, capsys, monkeypatch):
+def test_verb_on_a_small_model(tmp_path, small_export, capsys, monkeypatch):
   # Each run loads the model the same way: load it once (the slow part of this test).
   monkeypatch.setattr(client, 'saved_model_predictor',
                       functools.lru_cache(client.saved_model_predictor))
+  small_model = str(tmp_path / 'pushed')           # a folder of versions, as the Pusher writes
+  shutil.copytree(small_export, os.path.join(small_model, '1'))
   root = write_photos(tmp_path / 'photos')
   (tmp_path / 'photos' / 'face' / 'phone.jpg').write_bytes(jpeg_with_orientation(6))
   jpeg = (tmp_path / 'photos' / 'face' / 'face_0.jpg').read_bytes()
