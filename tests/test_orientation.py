@@ -103,7 +103,7 @@ def test_turned_photo_with_broken_pixels_is_refused():
 def test_colorize_sends_the_upright_pixels(tmp_path, monkeypatch):
   sent = []
 
-  def predictor(address: str, model_name: str) -> client.Predict:
+  def predictor(address: str, model_name: str, *signature_name: str) -> client.Predict:
     def predict(images: list[bytes]) -> list[bytes]:
       sent.extend(images)
       return images
