@@ -15,10 +15,8 @@ import json
 import os
 import time
 
-import numpy as np
-
 from colorization.components import image_files
-from colorization.evaluation import evaluate, photos as photos_lib, summary as summary_lib
+from colorization.evaluation import evaluate, photos as photos_lib, scoring, summary as summary_lib
 from colorization.pipeline import config as config_lib
 from colorization.pipeline import tables
 from colorization.pipeline.config import PipelineConfig
@@ -127,29 +125,28 @@ def matrix_markdown(documents: dict[str, dict], classes: list[str]) -> str:
   return '\n\n'.join(parts) + '\n'
 
 
-def paired_difference(specialist: dict, combined: dict, label: str,
-                      metric: str) -> tuple[float, float, int]:
-  """Specialist minus combined on the same photos of one class: mean, bootstrap se, photos."""
-  theirs = {p['path']: p['scores'][metric] for p in combined['photos'] if p['label'] == label}
-  pairs = [(p['scores'][metric], theirs[p['path']]) for p in specialist['photos']
-           if p['label'] == label and p['path'] in theirs]
-  differences = np.array([a - b for a, b in pairs], np.float64)
-  return float(differences.mean()), summary_lib.bootstrap_se(differences), len(pairs)
+def paired_differences(specialist: dict, combined: dict) -> dict[str, dict[str, float]]:
+  """Per class, the specialist minus the combined model on the photos both scored (evaluate.py's
+  paired differences: mean and bootstrap se of PSNR and AuC)."""
+  scores = [scoring.PhotoScore(**photo) for photo in specialist['photos']]
+  return summary_lib.paired_differences(
+      scores, {photo['path']: photo['scores'] for photo in combined['photos']})
 
 
 def verdicts(documents: dict[str, dict], classes: list[str]) -> list[str]:
   """Per class: does its specialist beat the combined model on its own class (paired, 2 se)?"""
   lines = []
   for label in classes:
+    difference = paired_differences(documents[label], documents[ALL])[label]
     parts = []
     for metric, title in GAP_METRICS:
-      mean, se, count = paired_difference(documents[label], documents[ALL], label, metric)
+      mean, se = difference[f'{metric}_difference'], difference[f'{metric}_difference_se']
       word = 'better' if mean > 2 * se else 'worse' if mean < -2 * se else 'no different'
       parts.append(f'{title.split()[0]} {mean:+.2f} ± {se:.2f} ({word})')
     dcf = (_class_row(documents[label], label)['delta_colorfulness'],
            _class_row(documents[ALL], label)['delta_colorfulness'])
-    lines.append(f'- **{label}** ({count} photos), specialist minus combined: {"; ".join(parts)}; '
-                 f'ΔCF {dcf[0]:.2f} vs {dcf[1]:.2f}.')
+    lines.append(f'- **{label}** ({difference["photos"]} photos), specialist minus combined: '
+                 f'{"; ".join(parts)}; ΔCF {dcf[0]:.2f} vs {dcf[1]:.2f}.')
   return lines
 
 

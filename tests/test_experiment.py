@@ -22,7 +22,7 @@ def _experiment(*args: str, **environ: str) -> subprocess.CompletedProcess:
 
 def _document(psnr_by_photo: dict[str, float], gray: float = 20.0) -> dict:
   """An evaluation document as evaluate.py writes it, for photos '<class>/<n>.jpg'."""
-  photos = [{'path': path, 'label': path.split('/')[0],
+  photos = [{'path': path, 'label': path.split('/')[0], 'width': 8, 'height': 8,
              'scores': {'psnr': value, 'gray_psnr': gray, 'auc': 90.0, 'gray_auc': 88.0}}
             for path, value in psnr_by_photo.items()]
   classes = {}
@@ -49,8 +49,9 @@ def test_matrix_rows_are_models_then_gray():
 def test_the_specialist_is_compared_photo_by_photo():
   specialist = _document({f'face/{i}.jpg': 25.0 + (i % 2) for i in range(10)})
   combined = _document({f'face/{i}.jpg': 24.0 + (i % 2) for i in range(10)} | {'face/x.jpg': 0.0})
-  mean, se, count = experiment.paired_difference(specialist, combined, 'face', 'psnr')
-  assert (mean, se, count) == (pytest.approx(1.0), pytest.approx(0.0), 10)
+  face = experiment.paired_differences(specialist, combined)['face']
+  assert (face['psnr_difference'], face['psnr_difference_se'], face['photos']) == (
+      pytest.approx(1.0), pytest.approx(0.0), 10)
   lines = experiment.verdicts({'face': specialist, experiment.ALL: combined}, ['face'])
   assert lines[0].startswith('- **face** (10 photos)') and 'PSNR +1.00 ± 0.00 (better)' in lines[0]
 
