@@ -15,13 +15,15 @@ os.environ.setdefault('COLORIZATION_MIN_COLORFULNESS_RATIO', '0')
 COLORIZATION = os.path.join(os.path.dirname(sys.executable), 'colorization')
 SMALL_RUN_FLAGS = ['--train-steps', '6', '--epochs', '1', '--batch-size', '4']
 SERVER_MAX_MESSAGE_BYTES = 1024 * 1024   # the test server's message limit (tests of the limit)
+CLASSES = ['animal', 'face', 'landscape']  # of class_aware_export_dir's model
 # Files ImageExampleGen must skip (and name in skipped_files.txt) without failing the run.
 BAD_FILES = ('face/truncated.jpg', 'animal/not_an_image.jpg')
 
 
 # Fixtures that run pipelines, servers or compilers: their tests share one worker. The costly ones
 # are session-scoped, so a worker that interleaves other modules' tests does not rebuild them.
-MODULE_RUNS = ('experiment_home', 'failed_runs', 'runs', 'compiled', 'small_export', 'server')
+MODULE_RUNS = ('experiment_home', 'failed_runs', 'runs', 'compiled', 'small_export', 'server',
+               'class_aware_export_dir')
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -118,3 +120,32 @@ def server(small_export, tmp_path_factory):
   server.start()
   yield server
   server.stop()
+
+
+@pytest.fixture(scope='session')
+def class_aware_export_dir(tmp_path_factory) -> str:
+  """A tiny class-aware network over CLASSES (random FiLM weights, so each class colours
+  differently) saved with its class-aware signatures, without Transform: classify_examples reads
+  the image bytes of raw tf.Examples directly."""
+  import numpy as np
+  import tensorflow as tf
+  from colorization.models import ab_bins, features, hparams, network, preprocessing, signatures
+
+  def examples_lightness(examples):
+    image_bytes = tf.io.parse_example(examples, {
+        features.IMAGE_KEY: tf.io.FixedLenFeature([], tf.string)})[features.IMAGE_KEY]
+    return preprocessing.image_bytes_to_lab(image_bytes)[..., :1]
+
+  bins = ab_bins.AbBins(np.ones(ab_bins.GRID_BINS))
+  model = network.build_network(bins.size, width=4, encoder=hparams.SCRATCH_ENCODER,
+                                num_classes=len(CLASSES))
+  rng = np.random.default_rng(3)
+  for name in ('film_scale', 'film_shift'):
+    layer = model.get_layer(name)
+    layer.set_weights([rng.normal(0, 3, w.shape).astype(np.float32) for w in layer.get_weights()])
+  module = tf.Module()
+  module.model = model
+  path = str(tmp_path_factory.mktemp('class_aware_export'))
+  tf.saved_model.save(module, path, signatures=signatures.class_aware_signatures(
+      model, bins, CLASSES, examples_lightness))
+  return path

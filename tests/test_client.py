@@ -12,7 +12,7 @@ from PIL import Image
 
 from colorization.models import features
 from colorization.serving import client, inputs
-from tests.conftest import COLORIZATION
+from tests.conftest import CLASSES, COLORIZATION
 
 
 def write_image(path, width: int, height: int, mode: str = 'RGB') -> str:
@@ -32,6 +32,9 @@ def test_signature_names_agree_with_the_model():
   assert client.FORMAT_SIGNATURES == {'png': features.COLORIZE_IMAGE,
                                       'jpg': features.COLORIZE_IMAGE_JPEG}
   assert client.IMAGE_OUTPUTS == (features.COLORIZED_PNG_KEY, features.COLORIZED_JPEG_KEY)
+  assert client.CLASS_SIGNATURE_NAME == features.COLORIZE_IMAGE_WITH_CLASS
+  assert (client.CLASS_KEY, client.PROBABILITY_OUTPUT) == (features.CLASS_NAME_KEY,
+                                                           features.CLASS_PROBABILITY_KEY)
 
 
 def test_find_images_files_folders_globs(tmp_path):
@@ -62,8 +65,8 @@ class FakeServer:
   def __init__(self):
     self.batches, self.signatures = [], []
 
-  def predictor(self, address: str, model_name: str,
-                signature_name: str = client.SIGNATURE_NAME) -> client.Predict:
+  def predictor(self, address: str, model_name: str, signature_name: str = client.SIGNATURE_NAME,
+                class_name: str | None = None) -> client.Predict:
     self.signatures.append(signature_name)
 
     def predict(images: list[bytes]) -> list[bytes]:
@@ -274,3 +277,40 @@ def test_the_image_output_is_found_beside_class_outputs():
   assert client.image_output(['colorized_jpeg'], 'colorize_image_jpeg') == 'colorized_jpeg'
   with pytest.raises(client.ModelUnavailable, match='no image output'):
     client.image_output(['ab'], 'serving_default')
+
+
+@pytest.fixture(scope='module')
+def class_aware_server(class_aware_export_dir, tmp_path_factory):
+  """The local TF Serving server on a tiny class-aware model."""
+  import shutil
+  from colorization.serving import server as server_lib
+  base = tmp_path_factory.mktemp('class_aware_base')
+  shutil.copytree(class_aware_export_dir, base / '1')
+  server = server_lib.ModelServer(str(base), features.MODEL_NAME, '127.0.0.1', 0)
+  server.start()
+  yield server.address
+  server.stop()
+
+
+def test_class_aware_model_prints_the_predicted_class_and_a_forced_class_recolours(
+    class_aware_server, class_aware_export_dir, tmp_path, capsys):
+  photos = [write_image(tmp_path / 'in' / f'{i}.png', 40, 30) for i in range(2)]
+  colorized = {}
+  for forced in (None, 'face', 'landscape'):
+    out = tmp_path / f'out-{forced}'
+    assert client.colorize_paths(photos, str(out), server=class_aware_server,
+                                 model_name=features.MODEL_NAME, class_name=forced) == 0
+    lines = capsys.readouterr().out.splitlines()
+    predicted = [line.split() for line in lines if line.startswith(str(out))]
+    assert sorted(path for path, _, _ in predicted) == [f'{out}/0.png:', f'{out}/1.png:'], lines
+    assert all(name in CLASSES and 0 < float(p.strip('()')) <= 1 for _, name, p in predicted)
+    assert (f'coloured as {forced}:' in lines[-4]) == (forced is not None), lines
+    colorized[forced] = (out / '0.png').read_bytes()
+  assert len(set(colorized.values())) == 3
+  in_process = tmp_path / 'in_process'
+  assert client.colorize_paths(photos[:1], str(in_process), saved_model=class_aware_export_dir,
+                               model_name=features.MODEL_NAME, class_name='face') == 0
+  assert (in_process / '0.png').read_bytes() == colorized['face']
+  assert client.colorize_paths(photos[:1], str(tmp_path / 'dragon'), server=class_aware_server,
+                               model_name=features.MODEL_NAME, class_name='dragon') == 1
+  assert 'one of: animal, face, landscape' in capsys.readouterr().err

@@ -82,7 +82,7 @@ def cmd_colorize(args: argparse.Namespace) -> int:
                                  saved_model=args.saved_model, model_name=args.model_name,
                                  batch_size=args.batch_size, overwrite=args.overwrite,
                                  allow_output_inside_input=args.allow_output_inside_input,
-                                 output_format=args.format)
+                                 output_format=args.format, class_name=args.class_name)
   except client.ModelUnavailable as e:
     raise UserError(str(e)) from None
 
@@ -230,6 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help='output format: png (signature colorize_image) or jpg '
                         '(colorize_image_jpeg, quality 95, about a quarter of the size; default: '
                         '%(default)s)')
+  colorize.add_argument('--class', dest='class_name', metavar='NAME',
+                        help='colour every image as this class (a class-aware model only)')
   colorize.set_defaults(func=cmd_colorize)
 
   evaluate = verbs.add_parser(

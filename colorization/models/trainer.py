@@ -2,6 +2,7 @@
 import functools
 import io
 import os
+from typing import Callable
 
 import numpy as np
 import tensorflow as tf
@@ -74,7 +75,9 @@ def make_dataset(fn_args, tft_output: tft.TFTransformOutput, files: list[str],
   return dataset.map(to_pair, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
-def class_aware_pairs(to_pair, class_names: list[str], teacher_forcing: float):
+def class_aware_pairs(to_pair: Callable[[dict], tuple[tf.Tensor, tf.Tensor]],
+                      class_names: list[str],
+                      teacher_forcing: float) -> Callable[[dict], tuple[dict, dict]]:
   """Wraps to_pair for the class-aware network: inputs {L, class_condition}, targets {ab, one-hot
   class}. A teacher_forcing share of the images is conditioned on its true class (training the
   override path a caller uses), the rest on the head's own prediction (an all-zero condition, as

@@ -10,7 +10,7 @@ from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
 from colorization.models import hparams
-from colorization.pipeline import tables
+from colorization.pipeline import class_accuracy, tables
 from colorization.pipeline.config import PipelineConfig
 
 OVERALL = 'overall'
@@ -22,6 +22,8 @@ class RunSummary:
   blessed: bool | None
   pushed_path: str | None
   evaluation_uri: str | None
+  # A class-aware model's class head on the test split: slice -> (correct, examples); else None.
+  class_accuracy: dict[str, tuple[int, int]] | None = None
 
 
 def open_store(config: PipelineConfig) -> metadata_store.MetadataStore:
@@ -100,11 +102,15 @@ def summarize(config: PipelineConfig) -> RunSummary:
   pushed_path = None
   if pushed is not None and pushed.custom_properties['pushed'].int_value:
     pushed_path = pushed.custom_properties['pushed_destination'].string_value
+  model = latest_output(store, config, 'Trainer', 'model')
+  examples = latest_output(store, config, 'FileBasedExampleGen', 'examples')
   return RunSummary(
       metrics=load_slice_metrics(evaluation.uri) if evaluation else {},
       blessed=bool(blessing.custom_properties['blessed'].int_value) if blessing else None,
       pushed_path=pushed_path,
-      evaluation_uri=evaluation.uri if evaluation else None)
+      evaluation_uri=evaluation.uri if evaluation else None,
+      class_accuracy=class_accuracy.class_head_accuracy(
+          os.path.join(model.uri, 'Format-Serving'), examples.uri) if model and examples else None)
 
 
 SUMMARY_METRICS = (('psnr', 'PSNR dB'), ('auc', 'AuC %'), ('delta_colorfulness', 'dCF'))
@@ -136,14 +142,17 @@ def format_summary(summary: RunSummary, config: PipelineConfig, log_path: str) -
   """What `colorization run` prints at the end: the metric table and where everything went."""
   blessed = {None: 'not evaluated', True: 'BLESSED', False: 'NOT blessed'}[summary.blessed]
   lines = ['', 'Evaluation on the test split (ours vs. gray baseline):',
-           tables.render_table(*metrics_table(summary.metrics)), '',
-           f'Model: {blessed}',
-           f'Pushed model: {summary.pushed_path or "not pushed (model not blessed)"}',
-           f'Serving base path: {config.serving_dir}',
-           f'Evaluation: {summary.evaluation_uri}',
-           f'Pipeline root: {config.pipeline_root}',
-           f'TensorBoard: {tensorboard_command(config)}',
-           f'Log: {log_path}']
+           tables.render_table(*metrics_table(summary.metrics)), '']
+  if summary.class_accuracy:
+    lines.append('Class head accuracy on the test split: '
+                 + class_accuracy.format_accuracy(summary.class_accuracy))
+  lines += [f'Model: {blessed}',
+            f'Pushed model: {summary.pushed_path or "not pushed (model not blessed)"}',
+            f'Serving base path: {config.serving_dir}',
+            f'Evaluation: {summary.evaluation_uri}',
+            f'Pipeline root: {config.pipeline_root}',
+            f'TensorBoard: {tensorboard_command(config)}',
+            f'Log: {log_path}']
   reports = os.path.join(config.reports_dir, 'index.html')
   if os.path.exists(reports):
     lines.append(f'Report: {reports}')
