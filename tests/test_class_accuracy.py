@@ -1,4 +1,5 @@
 """The class head's accuracy on an ExampleGen split, and the run summary's line for it."""
+import dataclasses
 import io
 import os
 
@@ -7,7 +8,7 @@ import tensorflow as tf
 from PIL import Image
 
 from colorization.models import features
-from colorization.pipeline import class_accuracy, config as config_lib, results
+from colorization.pipeline import class_accuracy, config as config_lib, report, results
 from tests.conftest import CLASSES
 
 
@@ -60,3 +61,12 @@ def test_summary_shows_the_accuracy_overall_and_per_class(tmp_path):
           'landscape 6/8)') in results.format_summary(summary, config, 'log.txt').splitlines()
   without = results.RunSummary({}, True, None, None)
   assert 'Class head' not in results.format_summary(without, config, 'log.txt')
+
+
+def test_report_shows_the_class_head_only_for_a_class_aware_model():
+  from tests.test_report import fake_report
+  plain = report.render(fake_report())
+  assert 'Class head' not in plain
+  aware = report.render(dataclasses.replace(
+      fake_report(), class_accuracy={'overall': (2, 3), 'animal': (1, 1), 'face': (1, 2)}))
+  assert 'Predicted class right on the test split: 66.7% (2/3; animal 1/1, face 1/2)' in aware

@@ -14,7 +14,7 @@ import tensorflow as tf
 from PIL import Image
 
 from colorization.models import features
-from colorization.pipeline import charts, results, run_details, tables
+from colorization.pipeline import charts, class_accuracy, results, run_details, tables
 from colorization.pipeline.config import PipelineConfig
 
 GALLERY_PER_CLASS = 6
@@ -49,6 +49,7 @@ class RunReport:
   loss_curves: dict[str, list[tuple[float, float]]]
   samples: dict[str, list[dict]]                # class -> raw examples (sample_per_class)
   predictions: list[bytes]                      # PNGs, one per sample in order
+  class_accuracy: dict[str, tuple[int, int]] | None = None  # a class-aware model's head
 
 
 def read_split_examples(examples_uri: str, split: str = 'test') -> list[dict]:
@@ -189,6 +190,14 @@ def metrics_html(metrics: dict[str, dict[str, float]]) -> str:
           + f'<dl>{legend}</dl><div class="charts">{"".join(images)}</div>')
 
 
+def class_accuracy_html(counts: dict[str, tuple[int, int]] | None) -> str:
+  """A class-aware model's class head on the test split; nothing for other models."""
+  if not counts:
+    return ''
+  return ('<h2>Class head</h2><p>Predicted class right on the test split: '
+          f'{html.escape(class_accuracy.format_accuracy(counts))}</p>')
+
+
 def curves_html(curves: dict[str, list[tuple[float, float]]]) -> str:
   if not curves:
     return ('<h2>Training</h2><p class="note">No loss curves found in the Trainer\'s TensorBoard '
@@ -207,6 +216,7 @@ def render(report: RunReport) -> str:
   return page('Colorization results',
               model_html(report) + settings_html(report.settings)
               + counts_html(report.split_counts) + metrics_html(report.metrics)
+              + class_accuracy_html(report.class_accuracy)
               + curves_html(report.loss_curves) + gallery)
 
 
@@ -234,7 +244,8 @@ def collect(config: PipelineConfig) -> RunReport:
       pushed_path=summary.pushed_path, serving_dir=config.serving_dir,
       settings=run_details.run_settings(store, config), split_counts=counts,
       loss_curves=run_details.loss_curves(model_run.uri) if model_run else {},
-      samples=samples, predictions=colorize(model_dir, images) if images else [])
+      samples=samples, predictions=colorize(model_dir, images) if images else [],
+      class_accuracy=summary.class_accuracy)
 
 
 def write_report(config: PipelineConfig) -> str:
