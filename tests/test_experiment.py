@@ -90,7 +90,11 @@ def experiment_home(demo_data_root, tmp_path_factory) -> str:
   again = _experiment('--data-root', str(data_root), '--home', home, '--ood-root', str(data_root),
                       **knobs)
   assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
-  assert 'Trainer running' not in again.stdout and 'scoring model' not in again.stdout
+  lines = again.stdout.splitlines()
+  trainers = [i for i, line in enumerate(lines) if line.endswith('Trainer running ...')]
+  assert len(trainers) == len(CLASSES) + 1
+  assert all('reused the cached result' in lines[i + 1] for i in trainers), again.stdout[-3000:]
+  assert 'scoring model' not in again.stdout
   return home
 
 

@@ -267,5 +267,5 @@ def test_cli_prints_the_rejection_in_one_line(kfp, package, capsys):
   code = cli_main.main(['kubeflow', 'submit', '--endpoint', kfp.endpoint, '--package', package])
   err = capsys.readouterr().err
   assert code == 2
-  assert err == ('colorization kubeflow: error: uploading the pipeline was rejected by Kubeflow '
+  assert err == ('colorization kubeflow submit: error: uploading the pipeline was rejected by Kubeflow '
                  'Pipelines (HTTP 400): spec rejected\n')
