@@ -11,38 +11,18 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from colorization.models import ab_bins, features, hparams, network, preprocessing, signatures
+from colorization.models import ab_bins, features, hparams, network, signatures
 from colorization.serving import op_error_text
-from tests.conftest import COLORIZATION, SMALL_RUN_FLAGS
+from tests.conftest import CLASSES, COLORIZATION, SMALL_RUN_FLAGS
 
-CLASSES = ['animal', 'face', 'landscape']
 FORMATS = ('PNG', 'JPEG', 'GIF', 'BMP')
 LIMIT = 100 * 50   # pixels, for the small-limit signatures
 
 
-def examples_lightness(examples: tf.Tensor) -> tf.Tensor:
-  """Raw tf.Examples -> their L: what make_signatures' transform_features does, without Transform."""
-  image_bytes = tf.io.parse_example(examples, {
-      features.IMAGE_KEY: tf.io.FixedLenFeature([], tf.string)})[features.IMAGE_KEY]
-  return preprocessing.image_bytes_to_lab(image_bytes)[..., :1]
-
-
 @pytest.fixture(scope='module')
-def class_aware_export(tmp_path_factory):
-  """A tiny class-aware network (random FiLM weights) saved with its class-aware signatures."""
-  bins = ab_bins.AbBins(np.ones(ab_bins.GRID_BINS))
-  model = network.build_network(bins.size, width=4, encoder=hparams.SCRATCH_ENCODER,
-                                num_classes=len(CLASSES))
-  rng = np.random.default_rng(3)
-  for name in ('film_scale', 'film_shift'):
-    layer = model.get_layer(name)
-    layer.set_weights([rng.normal(0, 3, w.shape).astype(np.float32) for w in layer.get_weights()])
-  module = tf.Module()
-  module.model = model
-  path = str(tmp_path_factory.mktemp('class_aware_export'))
-  tf.saved_model.save(module, path, signatures=signatures.class_aware_signatures(
-      model, bins, CLASSES, examples_lightness))
-  return tf.saved_model.load(path).signatures
+def class_aware_export(class_aware_export_dir):
+  """conftest's tiny class-aware network (random FiLM weights), its signatures loaded."""
+  return tf.saved_model.load(class_aware_export_dir).signatures
 
 
 def photo(seed: int, size=(40, 56)) -> bytes:
