@@ -53,3 +53,14 @@ def test_line_chart_draws_each_series_in_its_colour():
   train_rows, validation_rows = _rows_of(right_end, train), _rows_of(right_end, validation)
   assert train_rows.size and validation_rows.size
   assert validation_rows.mean() < train_rows.mean()
+
+
+def test_a_wide_legend_wraps_below_the_title_and_the_chart_grows():
+  names = [f'validation epoch_series_{i}_loss' for i in range(5)]
+  png = charts.line_chart('Training and validation loss', {n: [(0, 1.0 + i), (1, 2.0)]
+                                                             for i, n in enumerate(names)})
+  image = Image.open(io.BytesIO(png))
+  assert image.size[0] == charts.WIDTH and image.size[1] > charts.HEIGHT
+  rows = charts._legend_rows(names, 100)
+  assert sorted(i for row in rows for i in row) == list(range(5)) and len(rows) >= 3
+  assert charts._legend_rows(['ours', 'gray'], 400) == [[0, 1]]      # fits beside the title

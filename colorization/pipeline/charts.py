@@ -12,6 +12,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 WIDTH, HEIGHT = 580, 290
 MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 56, 16, 34, 44
+LEGEND_ROW = 16                  # pixels per legend row
 # Okabe-Ito (colour-blind safe). Bars: ours, the gray baseline in gray, then truth; lines: no gray.
 BAR_COLOURS = ((0, 114, 178), (150, 150, 150), (0, 158, 115), (230, 159, 0), (204, 121, 167))
 LINE_COLOURS = ((0, 114, 178), (213, 94, 0), (0, 158, 115), (230, 159, 0), (204, 121, 167))
@@ -44,17 +45,38 @@ def _label(value: float) -> str:
   return f'{value:.0f}' if abs(value) >= 100 or value == int(value) else f'{value:.2f}'.rstrip('0')
 
 
+def _legend_rows(names: list[str], first_row_width: float) -> list[list[int]]:
+  """Indices of the legend's entries per row: the first row beside the title, then full rows."""
+  font, rows, width = _font(11), [[]], 0.0
+  for index, name in enumerate(names):
+    entry = font.getbbox(name)[2] + 22
+    limit = first_row_width if len(rows) == 1 else WIDTH - MARGIN_LEFT - MARGIN_RIGHT
+    if (rows[-1] or len(rows) == 1) and width + entry > limit:
+      rows.append([])
+      width = 0.0
+    rows[-1].append(index)
+    width += entry
+  return rows
+
+
 class _Canvas:
   """A white image with a title, a plot area, and a y axis with grid lines from the first tick to
   the last."""
 
-  def __init__(self, title: str, y_ticks: list[float], y_label: str):
-    self.image = Image.new('RGB', (WIDTH, HEIGHT), 'white')
+  def __init__(self, title: str, y_ticks: list[float], y_label: str, legend: list[str],
+               colours: tuple):
+    title_font = _font(15)
+    rows = _legend_rows(legend, WIDTH - MARGIN_RIGHT - MARGIN_LEFT
+                        - title_font.getbbox(title)[2] - 16)
+    extra = LEGEND_ROW * (len(rows) - 1)   # a legend wider than the title's row wraps below it
+    self.height = HEIGHT + extra
+    self.image = Image.new('RGB', (WIDTH, self.height), 'white')
     self.draw = ImageDraw.Draw(self.image)
     self.left, self.right = MARGIN_LEFT, WIDTH - MARGIN_RIGHT
-    self.top, self.bottom = MARGIN_TOP, HEIGHT - MARGIN_BOTTOM
+    self.top, self.bottom = MARGIN_TOP + extra, self.height - MARGIN_BOTTOM
     self.y_low, self.y_high = y_ticks[0], y_ticks[-1]
-    self.draw.text((self.left, 8), title, fill=TEXT, font=_font(15))
+    self.draw.text((self.left, 8), title, fill=TEXT, font=title_font)
+    self._legend(rows, legend, colours)
     small = _font(11)
     for tick in y_ticks:
       y = self.y(tick)
@@ -68,12 +90,15 @@ class _Canvas:
     share = (value - self.y_low) / (self.y_high - self.y_low)
     return self.bottom - share * (self.bottom - self.top)
 
-  def legend(self, names: list[str], colours: tuple) -> None:
-    font, x = _font(11), self.right
-    for index, name in reversed(list(enumerate(names))):
-      x -= font.getbbox(name)[2] + 22
-      self.draw.rectangle([x, 12, x + 10, 22], fill=colours[index % len(colours)])
-      self.draw.text((x + 14, 17), name, fill=TEXT, font=font, anchor='lm')
+  def _legend(self, rows: list[list[int]], names: list[str], colours: tuple) -> None:
+    """Each row right-aligned, the first beside the title, the others below it."""
+    font = _font(11)
+    for row_index, row in enumerate(rows):
+      x, y = self.right, 17 + LEGEND_ROW * row_index
+      for index in reversed(row):
+        x -= font.getbbox(names[index])[2] + 22
+        self.draw.rectangle([x, y - 5, x + 10, y + 5], fill=colours[index % len(colours)])
+        self.draw.text((x + 14, y), names[index], fill=TEXT, font=font, anchor='lm')
 
   def png(self) -> bytes:
     buffer = io.BytesIO()
@@ -86,7 +111,7 @@ def bar_chart(title: str, groups: list[str], series: dict[str, list[float]],
   """Grouped bars from zero: series name -> one value per group (NaN draws no bar)."""
   values = [v for vs in series.values() for v in vs if math.isfinite(v)]
   ticks = nice_ticks(min([0.0, *values]), max([0.0, *values]) * 1.1 or 1.0)
-  canvas = _Canvas(title, ticks, y_label)
+  canvas = _Canvas(title, ticks, y_label, list(series), BAR_COLOURS)
   slot = (canvas.right - canvas.left) / max(len(groups), 1)
   bar = slot * 0.8 / max(len(series), 1)
   small, zero = _font(10), canvas.y(0.0)
@@ -104,7 +129,6 @@ def bar_chart(title: str, groups: list[str], series: dict[str, list[float]],
                        anchor='md')
     canvas.draw.text((canvas.left + (g + 0.5) * slot, canvas.bottom + 6), group, fill=TEXT,
                      font=_font(12), anchor='ma')
-  canvas.legend(list(series), BAR_COLOURS)
   return canvas.png()
 
 
@@ -115,7 +139,8 @@ def line_chart(title: str, series: dict[str, list[tuple[float, float]]], x_label
   ys = [y for _, y in points] or [0.0, 1.0]
   xs = [x for x, _ in points] or [0.0, 1.0]
   span = (max(ys) - min(ys)) or abs(max(ys)) or 1.0
-  canvas = _Canvas(title, nice_ticks(min(ys) - 0.05 * span, max(ys) + 0.05 * span), y_label)
+  canvas = _Canvas(title, nice_ticks(min(ys) - 0.05 * span, max(ys) + 0.05 * span), y_label,
+                   list(series), LINE_COLOURS)
   x_ticks = nice_ticks(min(xs), max(xs), count=6, integers=all(x == int(x) for x in xs))
   x_low, x_high = x_ticks[0], x_ticks[-1]
 
@@ -130,7 +155,7 @@ def line_chart(title: str, series: dict[str, list[tuple[float, float]]], x_label
     canvas.draw.line([(x_of(tick), canvas.bottom), (x_of(tick), canvas.bottom + 4)], fill=AXIS)
     canvas.draw.text((x_of(tick), canvas.bottom + 6), _label(tick), fill=TEXT, font=small,
                      anchor='ma')
-  canvas.draw.text(((canvas.left + canvas.right) / 2, HEIGHT - 6), x_label, fill=TEXT, font=small,
+  canvas.draw.text(((canvas.left + canvas.right) / 2, canvas.height - 6), x_label, fill=TEXT, font=small,
                    anchor='md')
   for s, ps in enumerate(series.values()):
     colour = LINE_COLOURS[s % len(LINE_COLOURS)]
@@ -140,5 +165,4 @@ def line_chart(title: str, series: dict[str, list[tuple[float, float]]], x_label
     if len(xy) <= 40:
       for x, y in xy:
         canvas.draw.ellipse([x - 3, y - 3, x + 3, y + 3], fill=colour)
-  canvas.legend(list(series), LINE_COLOURS)
   return canvas.png()
