@@ -55,6 +55,7 @@ def test_progress_prints_components_their_long_parts_and_the_trainers_lines_only
                  _record('Component Evaluator is running.'),
                  _record('Using /home/pipeline_root/Trainer/model/7/Format-Serving as  model.'),
                  _record('Evaluating model.'),
+                 _record('Using /home/pipeline_root/Trainer/model/7/Format-Serving as  model.'),
                  _record('Trainer: step 1/2 (from another logger)', 'tensorflow')]:
     progress.emit(record)
   lines = [line.split('] ', 1)[1] for line in stream.getvalue().splitlines()]

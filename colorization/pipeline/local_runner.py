@@ -40,6 +40,7 @@ class _Progress(logging.Handler):
     self._start = time.monotonic()
     self._component_start = self._start
     self._component = ''
+    self._parts_shown: set[str] = set()
 
   def emit(self, record: logging.LogRecord) -> None:
     message = record.getMessage()
@@ -48,6 +49,7 @@ class _Progress(logging.Handler):
       self._print(message, now)
     elif message.startswith('Component ') and message.endswith(' is running.'):
       self._component_start, self._component = now, message[10:-12]
+      self._parts_shown = set()
       self._print(f'{self._component} running ...', now)
     elif message.startswith('Component ') and message.endswith(' is finished.'):
       self._print(f'{message[10:-13]} done in {now - self._component_start:.1f} s', now)
@@ -55,7 +57,9 @@ class _Progress(logging.Handler):
       self._print('  reused the cached result', now)
     else:
       for (component, start), text in HEAVY_PARTS.items():
-        if component == self._component and message.startswith(start):
+        if (component == self._component and message.startswith(start)
+            and text not in self._parts_shown):  # each part once: some log lines repeat
+          self._parts_shown.add(text)
           self._print(f'{component}: {text}', now)
 
   def _print(self, text: str, now: float) -> None:
