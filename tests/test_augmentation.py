@@ -1,5 +1,6 @@
 """models/augmentation.py: the input L is degraded, within range and shape; colours never touched."""
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from colorization.models import augmentation
@@ -13,7 +14,7 @@ def _lightness(batch: int = 8, size: int = 32) -> tf.Tensor:
 def test_degraded_lightness_keeps_shape_and_range():
   tf.keras.utils.set_random_seed(0)
   lightness = _lightness()
-  degraded = augmentation.degrade_lightness(lightness).numpy()
+  degraded = augmentation.degrade_lightness(lightness, 0.5).numpy()
   assert degraded.shape == lightness.shape
   assert degraded.min() >= 0.0 and degraded.max() <= 100.0
 
@@ -21,7 +22,7 @@ def test_degraded_lightness_keeps_shape_and_range():
 def test_some_images_change_and_some_stay():
   tf.keras.utils.set_random_seed(1)
   lightness = _lightness(batch=32)
-  degraded = augmentation.degrade_lightness(lightness).numpy()
+  degraded = augmentation.degrade_lightness(lightness, 0.5).numpy()
   change = np.abs(degraded - lightness.numpy()).mean(axis=(1, 2, 3))
   assert (change > 0.5).sum() >= 16          # most images get at least one degradation
   assert change.max() > 2.0
@@ -30,6 +31,25 @@ def test_some_images_change_and_some_stay():
 def test_seeded_runs_repeat():
   lightness = _lightness()
   tf.keras.utils.set_random_seed(3)
-  first = augmentation.degrade_lightness(lightness).numpy()
+  first = augmentation.degrade_lightness(lightness, 0.5).numpy()
   tf.keras.utils.set_random_seed(3)
-  np.testing.assert_array_equal(first, augmentation.degrade_lightness(lightness).numpy())
+  np.testing.assert_array_equal(first, augmentation.degrade_lightness(lightness, 0.5).numpy())
+
+
+def _changed_share(share: float, batch: int = 64) -> float:
+  """The share of images the tone degradations changed (the others stay exactly)."""
+  tf.keras.utils.set_random_seed(4)
+  lightness = _lightness(batch=batch)
+  degraded = augmentation.degrade_lightness(lightness, share).numpy()
+  return float((np.abs(degraded - lightness.numpy()).max(axis=(1, 2, 3)) > 1e-3).mean())
+
+
+def test_the_share_sets_how_many_images_are_degraded():
+  assert _changed_share(0.0) == 0.0
+  assert _changed_share(1.0) == 1.0
+  assert _changed_share(0.1) < _changed_share(0.5)
+
+
+def test_a_share_outside_0_1_is_refused():
+  with pytest.raises(ValueError, match='lightness_augmentation'):
+    augmentation.degrade_lightness(_lightness(), 1.5)

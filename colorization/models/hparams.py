@@ -26,7 +26,8 @@ class TrainingConfig:
   rebalance_mix: float = REBALANCE_LAMBDA       # lambda: 1 = no rebalancing (plain CE)
   logit_adjustment: float = DEFAULT_LOGIT_ADJUSTMENT  # decode: share of the rebalancing undone
   confidence_power: float = DEFAULT_CONFIDENCE_POWER  # decode: fade to gray where p is flat
-  lightness_augmentation: bool = False          # degrade the input L only (models/augmentation.py)
+  lightness_augmentation: float = 0.0           # share of images each input-L degradation hits
+                                                # (models/augmentation.py); 0 = off
   encoder: str = DEFAULT_ENCODER             # one of ENCODERS
   encoder_weights: str = ''                     # .pth file; '' = the weights package's
   fine_tune_fraction: float = 1 / 3             # share of the steps, last, with the encoder trainable

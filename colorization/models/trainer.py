@@ -66,7 +66,7 @@ def make_dataset(fn_args, tft_output: tft.TFTransformOutput, files: list[str],
     if training:
       lightness, ab = augment(lightness, ab, config.crop_size)
       if config.lightness_augmentation:
-        lightness = augmentation.degrade_lightness(lightness)
+        lightness = augmentation.degrade_lightness(lightness, config.lightness_augmentation)
     return lightness, preprocessing.pool_ab(ab)
 
   if config.class_aware:
