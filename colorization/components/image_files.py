@@ -10,6 +10,8 @@ import os
 import tensorflow as tf
 from PIL import Image, UnidentifiedImageError
 
+from colorization.models import class_folders
+
 MIN_SIDE = 8                      # smaller images carry no colour to learn from
 MAX_PIXELS = 100_000_000          # larger ones are refused before decoding (decompression bombs)
 # What tf.io.decode_image reads as-is. Not BMP: it takes palette indices for colours, fails on 1-bit.
@@ -34,27 +36,19 @@ class ImageRecord:
   height: int
 
 
-def _entries(folder: str) -> list[str]:
-  """Visible entry names of a folder (object stores mark sub-folders with a trailing '/')."""
-  return sorted(name.rstrip('/') for name in tf.io.gfile.listdir(folder) if not name.startswith('.'))
-
-
 def list_images(data_root: str) -> list[tuple[str, str]]:
   """(label, relative path) of every file in DATA_ROOT/<class>/, sorted; checks the layout."""
   if not tf.io.gfile.isdir(data_root):
     raise DataRootError(f'Data root {data_root!r} is not a directory.')
-  classes = [d for d in _entries(data_root) if tf.io.gfile.isdir(os.path.join(data_root, d))]
-  if not classes:
+  found = class_folders.walk(data_root, tf.io.gfile.listdir, tf.io.gfile.isdir)
+  if not found.classes:
     raise DataRootError(f'Data root {data_root!r} has no class sub-folders (expected '
                         'DATA_ROOT/<class>/<image files>).')
-  files = []
-  for label in classes:
-    folder = os.path.join(data_root, label)
-    names = [n for n in _entries(folder) if not tf.io.gfile.isdir(os.path.join(folder, n))]
-    if not names:
-      raise DataRootError(f'Class folder {folder!r} is empty.')
-    files.extend((label, f'{label}/{name}') for name in names)
-  return files
+  with_files = {label for label, _ in found.files}
+  for label in found.classes:
+    if label not in with_files:
+      raise DataRootError(f'Class folder {os.path.join(data_root, label)!r} is empty.')
+  return found.files
 
 
 def read_image(data_root: str, label: str, relative_path: str) -> ImageRecord:

@@ -4,6 +4,8 @@ that lines up two evaluations photo by photo."""
 import dataclasses
 import os
 
+from colorization.models import class_folders
+
 
 class PhotoSourceError(ValueError):
   """No photos can be evaluated from this source (missing folder, no classes, nothing listed)."""
@@ -22,10 +24,6 @@ class Photo:
       return self.data
     with open(self.location, 'rb') as f:
       return f.read()
-
-
-def _visible(names: list[str]) -> list[str]:
-  return sorted(name for name in names if not name.startswith('.'))
 
 
 def limit_per_class(photos: list[Photo], limit: int | None) -> list[Photo]:
@@ -52,17 +50,12 @@ def folder_photos(data_root: str, file_list: str | None = None) -> list[Photo]:
     raise PhotoSourceError(f'data root {data_root!r} is not a folder')
   if file_list is not None:
     return [_listed_photo(data_root, relative, file_list) for relative in read_file_list(file_list)]
-  classes = [name for name in _visible(os.listdir(data_root))
-             if os.path.isdir(os.path.join(data_root, name))]
-  if not classes:
+  found = class_folders.walk(data_root, os.listdir, os.path.isdir)
+  if not found.classes:
     raise PhotoSourceError(f'data root {data_root!r} has no class sub-folders '
                            '(expected DATA_ROOT/<class>/<photo>)')
-  photos = []
-  for label in classes:
-    folder = os.path.join(data_root, label)
-    photos += [Photo(f'{label}/{name}', label, os.path.join(folder, name))
-               for name in _visible(os.listdir(folder))
-               if not os.path.isdir(os.path.join(folder, name))]
+  photos = [Photo(relative, label, os.path.join(data_root, *relative.split('/')))
+            for label, relative in found.files]
   if not photos:
     raise PhotoSourceError(f'no photos in the class folders of {data_root!r}')
   return photos
