@@ -3,7 +3,7 @@
     python -m bench.serving --model-base-path DIR [--repeats N]
 
 Starts `colorization serve` on the newest version under DIR as a subprocess and drives it with the
-real client code (serving.client); the same `colorize_image` signature is also called in this
+real client code (serving.predictors); the same `colorize_image` signature is also called in this
 process. Reported:
   - latency of one 224x224 JPEG, gRPC round trip / in-process call and REST round trip (JSON,
     base64, a kept-alive http.client connection) / gRPC round trip (medians, calls alternated);
@@ -33,7 +33,7 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 from bench import served_graph  # noqa: E402
 from bench.photos import megapixel_jpeg, photo_jpeg  # noqa: E402
 from colorization.models import features  # noqa: E402  (after the environment: TensorFlow reads it on import)
-from colorization.serving import client  # noqa: E402
+from colorization.serving import predictors  # noqa: E402
 
 LATENCY_TARGET = 1.3
 REST_TARGET = 1.5
@@ -61,7 +61,7 @@ def rest_predictor(address: str, model_name: str):
   path = f'/v1/models/{model_name}:predict'
 
   def predict(images: list[bytes]) -> list[bytes]:
-    body = json.dumps({'signature_name': client.SIGNATURE_NAME,
+    body = json.dumps({'signature_name': predictors.SIGNATURE_NAME,
                        'instances': [{'b64': base64.b64encode(i).decode()} for i in images]})
     connection.request('POST', path, body, {'Content-Type': 'application/json'})
     response = connection.getresponse()
@@ -114,9 +114,9 @@ def main() -> int:
       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
   try:
     print(server.stdout.readline().strip(), flush=True)
-    remote = client.grpc_predictor(address, features.MODEL_NAME)
+    remote = predictors.grpc_predictor(address, features.MODEL_NAME)
     rest = rest_predictor(rest_address, features.MODEL_NAME)
-    local = client.saved_model_predictor(newest_version(args.model_base_path))
+    local = predictors.saved_model_predictor(newest_version(args.model_base_path))
 
     remote([megapixel_jpeg(0.05)])
     fresh = memory_spread(server.pid, remote, 'just started')

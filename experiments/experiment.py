@@ -86,11 +86,11 @@ def find_models(config: PipelineConfig, classes: list[str]) -> list[TrainedModel
 def scored(config: PipelineConfig, model: TrainedModel, dataset: str,
            photos: list[photos_lib.Photo]) -> dict:
   """The model's evaluation document on a dataset (evaluate.py's JSON), from its file if done."""
-  from colorization.serving import client
+  from colorization.serving import predictors
   path = os.path.join(config.home, 'evaluations', f'{model.name}-{dataset}.json')
   if not os.path.exists(path):
     print(f'--- scoring model {model.name!r} on the {DATASET_TITLES[dataset]}', flush=True)
-    result = evaluate.evaluate(photos, client.saved_model_predictor(model.saved_model))
+    result = evaluate.evaluate(photos, predictors.saved_model_predictor(model.saved_model))
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, 'w') as f:
       f.write(summary_lib.to_json(result.summary, result.scores, result.skipped,

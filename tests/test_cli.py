@@ -147,8 +147,8 @@ def test_usage_errors_are_one_line_with_the_verb(capsys):
 
 
 def test_client_errors_carry_the_same_prefix(tmp_path, capsys, monkeypatch):
-  from colorization.serving import client
-  monkeypatch.setattr(client, 'CONNECT_SECONDS', 0.5)
+  from colorization.serving import predictors
+  monkeypatch.setattr(predictors, 'CONNECT_SECONDS', 0.5)
   Image.new('RGB', (4, 4)).save(tmp_path / 'a.png')
   with socket.socket() as s:
     s.bind(('127.0.0.1', 0))

@@ -18,7 +18,7 @@ from PIL import Image
 from colorization.cli import main as cli
 from colorization.evaluation import evaluate, photos as photos_lib, scoring, summary
 from colorization.models import lab, metrics
-from colorization.serving import client
+from colorization.serving import predictors
 from tests.test_orientation import jpeg_with_orientation
 
 
@@ -167,8 +167,8 @@ def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
 
 def test_verb_on_a_small_model(tmp_path, small_export, capsys, monkeypatch):
   # Each run loads the model the same way: load it once (the slow part of this test).
-  monkeypatch.setattr(client, 'saved_model_predictor',
-                      functools.lru_cache(client.saved_model_predictor))
+  monkeypatch.setattr(predictors, 'saved_model_predictor',
+                      functools.lru_cache(predictors.saved_model_predictor))
   small_model = str(tmp_path / 'pushed')           # a folder of versions, as the Pusher writes
   shutil.copytree(small_export, os.path.join(small_model, '1'))
   root = write_photos(tmp_path / 'photos')
@@ -243,7 +243,7 @@ def test_missing_listed_photo_is_named_and_skipped(tmp_path, capsys):
 
 
 def test_unreachable_server_is_one_line(tmp_path, capsys, monkeypatch):
-  monkeypatch.setattr(client, 'CONNECT_SECONDS', 0.5)
+  monkeypatch.setattr(predictors, 'CONNECT_SECONDS', 0.5)
   with socket.socket() as s:
     s.bind(('127.0.0.1', 0))
     port = s.getsockname()[1]

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image, ImageOps
 
 from colorization.models import features
-from colorization.serving import client, orientation
+from colorization.serving import client, orientation, predictors
 
 WIDTH, HEIGHT = 48, 32
 
@@ -103,7 +103,7 @@ def test_turned_photo_with_broken_pixels_is_refused():
 def test_colorize_sends_the_upright_pixels(tmp_path, monkeypatch):
   sent = []
 
-  def predictor(address: str, model_name: str, *signature_name: str) -> client.Predict:
+  def predictor(address: str, model_name: str, *signature_name: str) -> predictors.Predict:
     def predict(images: list[bytes]) -> list[bytes]:
       sent.extend(images)
       return images

@@ -14,7 +14,7 @@ import tf_serving_config_protos
 
 from colorization.cli import main as cli
 from colorization.models import features
-from colorization.serving import client
+from colorization.serving import predictors
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MANIFESTS = os.path.join(ROOT, 'colorization', 'kubeflow', 'serving')
@@ -194,7 +194,7 @@ def test_smoke_test_checks_the_signature_and_tensors_the_client_calls():
   script = container['command'][-1]
   service = one('Service', 'base/service.yaml')['metadata']['name']
   assert f'http://{service}:{REST_PORT}/v1/models/{features.MODEL_NAME}/metadata' in script
-  for name in (client.SIGNATURE_NAME, features.IMAGE_BYTES_KEY, features.COLORIZED_PNG_KEY):
+  for name in (predictors.SIGNATURE_NAME, features.IMAGE_BYTES_KEY, features.COLORIZED_PNG_KEY):
     assert f'"{name}"' in script
 
 

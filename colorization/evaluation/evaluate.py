@@ -5,14 +5,14 @@ import os
 
 from colorization.evaluation import photos as photos_lib
 from colorization.evaluation import scoring, summary as summary_lib
-from colorization.serving import client
+from colorization.serving import predictors, progress as progress_lib
 
 
 class EvaluationError(ValueError):
   """The evaluation cannot run (bad arguments, an output file in the way, nothing scored)."""
 
 
-class _Progress(client.Progress):
+class _Progress(progress_lib.Progress):
   """The client's progress bar, also keeping the skipped files for the JSON output."""
 
   def __init__(self, total: int):
@@ -40,7 +40,7 @@ def model_version_dir(path: str) -> str:
   return os.path.join(path, max(versions, key=int)) if versions else path
 
 
-def evaluate(photos: list[photos_lib.Photo], predict: client.Predict, *, batch_size: int = 8,
+def evaluate(photos: list[photos_lib.Photo], predict: predictors.Predict, *, batch_size: int = 8,
              draws: int = summary_lib.BOOTSTRAP_DRAWS, seed: int = 0) -> Evaluation:
   """Colorizes and scores every photo (progress on stderr); EvaluationError if none is scored."""
   if batch_size < 1:
@@ -74,7 +74,7 @@ def run(*, data_root: str | None = None, file_list: str | None = None, home: str
         batch_size: int = 8, limit_per_class: int | None = None, baseline: str | None = None,
         draws: int = summary_lib.BOOTSTRAP_DRAWS, seed: int = 0) -> int:
   """The CLI verb: 0 if every photo was scored, 1 if some were skipped. Raises EvaluationError or
-  PhotoSourceError (bad arguments, nothing to score) and client.ModelUnavailable."""
+  PhotoSourceError (bad arguments, nothing to score) and predictors.ModelUnavailable."""
   if (model is None) == (server is None):
     raise EvaluationError('give exactly one of --model DIR or --server HOST:PORT')
   if output is not None and os.path.exists(output) and not overwrite:
@@ -82,10 +82,10 @@ def run(*, data_root: str | None = None, file_list: str | None = None, home: str
   baseline_scores = summary_lib.read_photo_scores(baseline) if baseline is not None else None
   photos = photos_lib.limit_per_class(_photos(data_root, file_list, home, split), limit_per_class)
   if server is not None:
-    predict = client.grpc_predictor(server, model_name)
+    predict = predictors.grpc_predictor(server, model_name)
   else:
     model = model_version_dir(model)
-    predict = client.saved_model_predictor(model)
+    predict = predictors.saved_model_predictor(model)
   evaluation = evaluate(photos, predict, batch_size=batch_size, draws=draws, seed=seed)
   source = data_root if data_root is not None else f'{home} ({split or "test"} split)'
   print(f'{len(evaluation.scores)} photos from {source}, colorized by {server or model}; '

@@ -11,7 +11,8 @@ import tensorflow as tf
 
 from colorization.evaluation.photos import Photo
 from colorization.models import lab, metrics
-from colorization.serving import client, op_error_text
+from colorization.serving import client, op_error_text, predictors
+from colorization.serving.progress import Progress
 
 GRAY_SCORED = ('psnr', 'auc', 'ab_mae')   # gray's colourfulness is 0 by construction
 
@@ -56,12 +57,12 @@ def score_photo(photo: Photo, image_bytes: bytes, colorized_png: bytes) -> Photo
                     {name: float(value) for name, value in values.items()})
 
 
-def _skip(progress: client.Progress, photo: Photo, reason: str) -> None:
+def _skip(progress: Progress, photo: Photo, reason: str) -> None:
   progress.error(photo.location, reason)
   progress.advance(0, 1)
 
 
-def _batches(photos: list[Photo], batch_size: int, progress: client.Progress
+def _batches(photos: list[Photo], batch_size: int, progress: Progress
              ) -> Iterator[list[tuple[Photo, bytes]]]:
   """Readable photos (upright, as sent) grouped by count and bytes; the others named and skipped."""
   batch, size = [], 0
@@ -71,7 +72,7 @@ def _batches(photos: list[Photo], batch_size: int, progress: client.Progress
     except OSError as e:
       _skip(progress, photo, e.strerror or str(e))
       continue
-    except client.ImageError as e:
+    except predictors.ImageError as e:
       _skip(progress, photo, str(e))
       continue
     if batch and (len(batch) == batch_size or size + len(data) > client.REQUEST_BYTES):
@@ -83,13 +84,13 @@ def _batches(photos: list[Photo], batch_size: int, progress: client.Progress
     yield batch
 
 
-def score_photos(photos: list[Photo], predict: client.Predict, batch_size: int,
-                 progress: client.Progress) -> list[PhotoScore]:
+def score_photos(photos: list[Photo], predict: predictors.Predict, batch_size: int,
+                 progress: Progress) -> list[PhotoScore]:
   """Scores of every photo the model colorizes, in order; the others named and skipped."""
   scored = []
   for batch in _batches(photos, batch_size, progress):
     for (photo, data), png in zip(batch, client.predict_each(predict, [d for _, d in batch])):
-      if isinstance(png, client.ImageError):
+      if isinstance(png, predictors.ImageError):
         _skip(progress, photo, str(png))
         continue
       try:

@@ -1,0 +1,39 @@
+"""The progress line of `colorize` and `evaluate` on stderr, with a line above it per skipped file."""
+import sys
+import time
+
+
+class Progress:
+  """A one-line progress bar on stderr (redrawn in place on a terminal) with error lines above."""
+
+  def __init__(self, total: int, verb: str = 'colorize'):
+    self.total, self.done, self.failed, self.verb = total, 0, 0, verb
+    self.stream = sys.stderr
+    self.interactive = self.stream.isatty()
+    self.start = time.monotonic()
+
+  def advance(self, succeeded: int, failed: int) -> None:
+    self.done += succeeded + failed
+    self.failed += failed
+    if self.interactive:
+      self._draw('\r')
+
+  def error(self, name: str, reason: str) -> None:
+    self.stream.write(('\r\033[K' if self.interactive else '')
+                      + f'colorization {self.verb}: skipped {name}: {reason}\n')
+    if self.interactive:
+      self._draw('')
+    self.stream.flush()
+
+  def finish(self) -> None:
+    self._draw('\r' if self.interactive else '')
+    self.stream.write('\n')
+    self.stream.flush()
+
+  def _draw(self, prefix: str) -> None:
+    width = 30
+    filled = width * self.done // max(self.total, 1)
+    rate = self.done / max(time.monotonic() - self.start, 1e-9)
+    self.stream.write(f'{prefix}{self.verb} [{"#" * filled}{"." * (width - filled)}] '
+                      f'{self.done}/{self.total} images, {self.failed} failed, {rate:.1f} img/s')
+    self.stream.flush()
