@@ -110,6 +110,10 @@ def compare(model_dir: str, repeats: int,
             megapixels_list: tuple[float, ...] = MEGAPIXELS) -> list[tuple[float, float, float]]:
   """Prints the table; returns (megapixels, worst time ratio, bytes per pixel) per photo."""
   loaded = tf.saved_model.load(model_dir)
+  missing = {features.COLORIZE_IMAGE, features.COLORIZE_IMAGE_JPEG} - set(loaded.signatures)
+  if missing:
+    raise SystemExit(f'bench.served_graph: error: {model_dir} has no {" or ".join(sorted(missing))} '
+                     'signature (exported by an older version: retrain, or use --random-model)')
   served = {'png': loaded.signatures[features.COLORIZE_IMAGE],
             'jpeg': loaded.signatures[features.COLORIZE_IMAGE_JPEG]}
   parts = BareParts(loaded.signatures[features.SERVING_DEFAULT])
