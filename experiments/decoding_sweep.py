@@ -12,7 +12,7 @@ import argparse
 import dataclasses
 import itertools
 import os
-from typing import Iterator, NamedTuple
+from typing import Iterable, Iterator, NamedTuple
 
 import numpy as np
 import tensorflow as tf
@@ -20,7 +20,8 @@ import tensorflow_transform as tft
 from ml_metadata.proto import metadata_store_pb2
 
 from colorization.components import image_files
-from colorization.models import ab_bins, features, metrics, preprocessing, trainer
+from colorization.models import ab_bins, features, metrics, network, preprocessing, trainer
+from colorization.models.hparams import TrainingConfig
 from colorization.pipeline import config as config_lib
 from colorization.pipeline import results, tables
 
@@ -46,6 +47,16 @@ class TrainedRun:
   transformed_uri: str
   bins: ab_bins.AbBins                        # with the run's temperature
   network: tf.keras.Model
+
+  def logits(self, lightness: tf.Tensor) -> tf.Tensor:
+    """The network's ab-bin logits for L [B, H, W, 1]. A class-aware network colours each photo
+    for the class its head predicts (an all-zero condition), as colorize_image serves it."""
+    if not network.is_class_aware(self.network):
+      return self.network(lightness, training=False)
+    classes = self.network.input[features.CLASS_CONDITION_KEY].shape[-1]
+    condition = tf.zeros([tf.shape(lightness)[0], classes])
+    return self.network({features.L_KEY: lightness, features.CLASS_CONDITION_KEY: condition},
+                        training=False)[features.AB_LOGITS_KEY]
 
 
 def _trainer_execution(store, config: config_lib.PipelineConfig, model_uri: str | None):
@@ -74,10 +85,19 @@ def load_trained_run(config: config_lib.PipelineConfig, model_uri: str | None = 
   tft_output = tft.TFTransformOutput(transform_graph.uri)
   bins = trainer.make_bins(training, tft_output,
                            [os.path.join(transformed.uri, 'Split-train', '*')])
-  net = trainer.build_model(training, bins, total_steps=1)
-  net.set_weights(trainer.read_weights(os.path.join(model_uri or model.uri,
-                                                    trainer.WARM_START_FILE)))
+  class_names = preprocessing.class_names(tft_output) if training.class_aware else []
+  net = rebuild_network(training, bins, class_names,
+                        os.path.join(model_uri or model.uri, trainer.WARM_START_FILE))
   return TrainedRun(tft_output, transformed.uri, bins, net)
+
+
+def rebuild_network(training: TrainingConfig, bins: ab_bins.AbBins, class_names: list[str],
+                    weights_path: str) -> tf.keras.Model:
+  """The network as the Trainer built it (class-aware: a head over class_names, the run's
+  training labels), with the weights it saved at weights_path."""
+  net = trainer.build_model(training, bins, total_steps=1, num_classes=len(class_names))
+  net.set_weights(trainer.read_weights(weights_path))
+  return net
 
 
 def split_batches(run: TrainedRun, split: str) -> Iterator[dict]:
@@ -112,10 +132,16 @@ def score_decodings(config: config_lib.PipelineConfig, split: str = 'eval',
                     data_root: str | None = None, model_uri: str | None = None) -> dict:
   """{Decoding: {slice: {metric: value}}} for a trained network on a split or a photo folder."""
   run = load_trained_run(config, model_uri)
-  batches = folder_batches(data_root) if data_root else split_batches(run, split)
+  return score_batches(run, folder_batches(data_root) if data_root else split_batches(run, split),
+                       decodings)
+
+
+def score_batches(run: TrainedRun, batches: Iterable[dict],
+                  decodings: tuple[Decoding, ...]) -> dict:
+  """{Decoding: {slice: {metric: value}}} of the run's network over batches of L, ab and labels."""
   scores = {decoding: {} for decoding in decodings}
   for batch in batches:
-    logits = run.network(batch[features.L_KEY], training=False)
+    logits = run.logits(batch[features.L_KEY])
     labels = np.array(batch['labels'])
     slices = {results.OVERALL: np.ones(len(labels), bool)}
     slices.update({label: labels == label for label in set(labels)})

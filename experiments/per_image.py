@@ -46,7 +46,7 @@ def score_photos(config: config_lib.PipelineConfig, split: str = 'eval') -> list
     lightness, ab_true = preprocessing.decode_lab(preprocessing.encode_lab(
         preprocessing.image_bytes_to_lab(tf.constant([row[features.IMAGE_KEY] for row in batch]))))
     lab_true = tf.concat([lightness, ab_true], -1)
-    ab_pred = tf.image.resize(run.bins.annealed_mean(run.network(lightness, training=False)),
+    ab_pred = tf.image.resize(run.bins.annealed_mean(run.logits(lightness)),
                               [features.IMAGE_SIZE] * 2)
     rgb_true = lab.lab_to_srgb(lab_true)
     rgb_gray = lab.lab_to_srgb(tf.concat([lightness, tf.zeros_like(ab_true)], -1))

@@ -23,7 +23,7 @@ BAD_FILES = ('face/truncated.jpg', 'animal/not_an_image.jpg')
 # Fixtures that run pipelines, servers or compilers: their tests share one worker. The costly ones
 # are session-scoped, so a worker that interleaves other modules' tests does not rebuild them.
 MODULE_RUNS = ('experiment_home', 'failed_runs', 'runs', 'compiled', 'small_export', 'server',
-               'class_aware_export_dir')
+               'class_aware_export_dir', 'class_aware_network')
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -123,13 +123,27 @@ def server(small_export, tmp_path_factory):
 
 
 @pytest.fixture(scope='session')
-def class_aware_export_dir(tmp_path_factory) -> str:
-  """A tiny class-aware network over CLASSES (random FiLM weights, so each class colours
-  differently) saved with its class-aware signatures, without Transform: classify_examples reads
-  the image bytes of raw tf.Examples directly."""
+def class_aware_network():
+  """A tiny class-aware network over CLASSES (scratch encoder, width 4) with random FiLM weights,
+  so each class colours differently."""
+  import numpy as np
+  from colorization.models import ab_bins, hparams, network
+  model = network.build_network(ab_bins.AbBins(np.ones(ab_bins.GRID_BINS)).size, width=4,
+                                encoder=hparams.SCRATCH_ENCODER, num_classes=len(CLASSES))
+  rng = np.random.default_rng(3)
+  for name in ('film_scale', 'film_shift'):
+    layer = model.get_layer(name)
+    layer.set_weights([rng.normal(0, 3, w.shape).astype(np.float32) for w in layer.get_weights()])
+  return model
+
+
+@pytest.fixture(scope='session')
+def class_aware_export_dir(class_aware_network, tmp_path_factory) -> str:
+  """class_aware_network saved with its class-aware signatures, without Transform:
+  classify_examples reads the image bytes of raw tf.Examples directly."""
   import numpy as np
   import tensorflow as tf
-  from colorization.models import ab_bins, features, hparams, network, preprocessing, signatures
+  from colorization.models import ab_bins, features, preprocessing, signatures
 
   def examples_lightness(examples):
     image_bytes = tf.io.parse_example(examples, {
@@ -137,15 +151,9 @@ def class_aware_export_dir(tmp_path_factory) -> str:
     return preprocessing.image_bytes_to_lab(image_bytes)[..., :1]
 
   bins = ab_bins.AbBins(np.ones(ab_bins.GRID_BINS))
-  model = network.build_network(bins.size, width=4, encoder=hparams.SCRATCH_ENCODER,
-                                num_classes=len(CLASSES))
-  rng = np.random.default_rng(3)
-  for name in ('film_scale', 'film_shift'):
-    layer = model.get_layer(name)
-    layer.set_weights([rng.normal(0, 3, w.shape).astype(np.float32) for w in layer.get_weights()])
   module = tf.Module()
-  module.model = model
+  module.model = class_aware_network
   path = str(tmp_path_factory.mktemp('class_aware_export'))
   tf.saved_model.save(module, path, signatures=signatures.class_aware_signatures(
-      model, bins, CLASSES, examples_lightness))
+      class_aware_network, bins, CLASSES, examples_lightness))
   return path
