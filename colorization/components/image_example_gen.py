@@ -16,6 +16,10 @@ from colorization.components import image_files
 from colorization.models import features
 
 SKIPPED_FILES_REPORT = 'skipped_files.txt'
+# The sources the executor runs, relative to the colorization package: ExampleGen's cache key
+# (pipeline.example_gen_fingerprint) covers these, so editing another component keeps its cache.
+EXECUTOR_SOURCES = ('components/image_example_gen.py', 'components/image_files.py',
+                    'models/class_folders.py', 'models/features.py')
 
 
 def to_example(record: image_files.ImageRecord) -> tf.train.Example:

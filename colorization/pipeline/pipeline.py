@@ -17,7 +17,7 @@ from colorization.pipeline.config import PipelineConfig
 PREPROCESSING_FN = 'colorization.models.preprocessing.preprocessing_fn'
 RUN_FN = 'colorization.models.trainer.run_fn'
 MODELS_DIR = os.path.dirname(features.__file__)
-COMPONENTS_DIR = os.path.dirname(image_example_gen.__file__)
+PACKAGE_DIR = os.path.dirname(MODELS_DIR)
 
 
 def source_fingerprint(*paths: str) -> str:
@@ -34,6 +34,12 @@ def source_fingerprint(*paths: str) -> str:
     with open(name, 'rb') as source:
       digest.update(os.path.basename(name).encode() + b'\0' + source.read())
   return digest.hexdigest()
+
+
+def example_gen_fingerprint(package_dir: str = PACKAGE_DIR) -> str:
+  """ImageExampleGen's code version: the fingerprint of the sources its executor runs."""
+  return source_fingerprint(*(os.path.join(package_dir, path)
+                              for path in image_example_gen.EXECUTOR_SOURCES))
 
 
 def blessing_thresholds(config: PipelineConfig) -> dict[type, tfma.MetricThreshold]:
@@ -81,7 +87,7 @@ def create_pipeline(config: PipelineConfig,
   code_version = source_fingerprint(MODELS_DIR)
   example_gen = image_example_gen.ImageExampleGen(
       config.data_root, config.split_ratios,
-      code_version=source_fingerprint(COMPONENTS_DIR, features.__file__))
+      code_version=example_gen_fingerprint())
   statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs['examples'])
   schema_gen = tfx.components.ImportSchemaGen(
       schema_file=os.path.join(config.schema_dir, 'schema.pbtxt'))
