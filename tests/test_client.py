@@ -1,6 +1,7 @@
 """The `colorize` client: finding images, batching, bad files, never overwriting, and end to end."""
 import io
 import os
+import re
 import socket
 import subprocess
 
@@ -176,6 +177,73 @@ def test_end_to_end_pipeline_model_served_and_colorized(pushed_model_dir, tmp_pa
     assert difference.mean() < 1 and np.percentile(difference, 99) < 2, name
     same_signature = Image.open(tmp_path / 'in_process' / (os.path.splitext(name)[0] + '.png'))
     assert np.abs(np.asarray(same_signature, int) - np.asarray(output, int)).max() <= 1, name
+
+
+def cut_scan(jpeg: bytes) -> bytes:
+  """The JPEG with the second half of its image data gone, its end-of-image marker kept: libjpeg
+  decodes it with 'Corrupt JPEG data: premature end of data segment' on fd 2."""
+  scan = jpeg.index(b'\xff\xda')
+  return jpeg[:scan + (len(jpeg) - scan) // 2] + b'\xff\xd9'
+
+
+def padded(jpeg: bytes) -> bytes:
+  """The JPEG with junk bytes before its end-of-image marker: libjpeg decodes it with 'Corrupt
+  JPEG data: N extraneous bytes before marker 0xd9'."""
+  return jpeg[:-2] + b'\x00' * 12 + jpeg[-2:]
+
+
+def warning_lines(err: str) -> list[str]:
+  return [line for line in err.splitlines() if ': warning: ' in line]
+
+
+def test_in_process_path_names_each_damaged_jpeg_in_one_line(small_export, tmp_path, capfd):
+  """--saved-model: libjpeg's unnamed lines on fd 2 become one warning per file, naming it."""
+  photos = tmp_path / 'in'
+  jpeg = open(write_image(photos / 'good.jpg', 64, 48), 'rb').read()
+  (photos / 'cut.jpg').write_bytes(cut_scan(jpeg))
+  (photos / 'padded.jpg').write_bytes(padded(jpeg))
+  code = client.colorize_paths([str(photos)], str(tmp_path / 'out'), saved_model=small_export,
+                               model_name=features.MODEL_NAME, batch_size=3)
+  err = capfd.readouterr().err
+  assert code == 0, err
+  assert sorted(os.listdir(tmp_path / 'out')) == ['cut.png', 'good.png', 'padded.png']
+  cut, pad = warning_lines(err)
+  assert cut == (f'colorization colorize: warning: {photos}/cut.jpg: corrupt JPEG data (premature '
+                 'end of data segment); colorized what decodes')
+  assert re.fullmatch(f'colorization colorize: warning: {re.escape(str(photos))}/padded.jpg: '
+                      r'corrupt JPEG data \(\d+ extraneous bytes before marker 0xd9\); '
+                      'colorized what decodes', pad), pad
+  assert 'Corrupt JPEG data' not in err   # libjpeg's own lines do not also reach the console
+
+
+def test_server_path_names_what_the_structure_shows(tmp_path, monkeypatch, capsys):
+  """--server: the server decodes, so the client names what the JPEG's structure shows."""
+  photos = tmp_path / 'in'
+  write_image(photos / 'restarts.jpg', 64, 48)
+  buffer = io.BytesIO()
+  Image.open(photos / 'restarts.jpg').save(buffer, 'JPEG', restart_marker_blocks=2)
+  jpeg = buffer.getvalue()
+  third = jpeg.index(b'\xff\xd3')
+  (photos / 'swapped.jpg').write_bytes(jpeg[:third] + b'\xff\xd5' + jpeg[third + 2:])
+  (photos / 'truncated.jpg').write_bytes(jpeg[:len(jpeg) // 2])
+
+  def predictor(address: str, model_name: str, *args) -> predictors.Predict:
+    def predict(images: list[bytes]) -> list[bytes]:   # refuses truncated JPEGs as the graph does
+      if any(not image.endswith(b'\xff\xd9') for image in images):
+        raise predictors.ImageError('jpeg::Uncompress failed. Invalid JPEG data or crop window.')
+      return [b'png' for _ in images]
+    return predict
+  monkeypatch.setattr(client, 'grpc_predictor', predictor)
+  assert client.colorize_paths([str(photos)], str(tmp_path / 'out'), server='fake:1',
+                               model_name=features.MODEL_NAME) == 1
+  err = capsys.readouterr().err
+  assert warning_lines(err) == [f'colorization colorize: warning: {photos}/swapped.jpg: corrupt '
+                                'JPEG data (found marker 0xd5 instead of RST3); colorized what '
+                                'decodes']
+  assert (f'colorization colorize: skipped {photos}/truncated.jpg: jpeg::Uncompress failed. '
+          'Invalid JPEG data or crop window; premature end of JPEG file (truncated: no '
+          'end-of-image marker)') in err.splitlines()
+  assert sorted(os.listdir(tmp_path / 'out')) == ['restarts.png', 'swapped.png']
 
 
 def colorize_with_fake(inputs: list, output_dir, monkeypatch, **flags) -> int:

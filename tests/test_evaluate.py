@@ -19,6 +19,7 @@ from colorization.cli import main as cli
 from colorization.evaluation import evaluate, photos as photos_lib, scoring, summary
 from colorization.models import lab, metrics
 from colorization.serving import predictors
+from tests.test_client import cut_scan, warning_lines
 from tests.test_orientation import jpeg_with_orientation
 
 
@@ -157,6 +158,25 @@ def test_evaluate_sends_and_scores_photos_upright(tmp_path):
   assert Image.open(io.BytesIO(sent[0])).size == (height, width)
   assert (score.width, score.height) == (height, width)
   assert score.scores['auc'] == pytest.approx(100.0)
+
+
+def decoded_elsewhere(images: list[bytes]) -> list[bytes]:
+  """A server's answer: each photo as PNG, decoded by Pillow (which prints no libjpeg warnings)."""
+  return [encoded(np.asarray(Image.open(io.BytesIO(image)).convert('RGB'))) for image in images]
+
+
+def test_damaged_photos_are_scored_and_named_in_one_warning(tmp_path, capfd):
+  """Scoring decodes each photo here: libjpeg's unnamed lines become a warning naming the photo,
+  whichever process colorized it."""
+  root = write_photos(tmp_path, per_class=1, classes=('face',))
+  jpeg = (tmp_path / 'face' / 'face_0.jpg').read_bytes()
+  (tmp_path / 'face' / 'cut.jpg').write_bytes(cut_scan(jpeg))
+  result = evaluate.evaluate(photos_lib.folder_photos(root), decoded_elsewhere)
+  err = capfd.readouterr().err
+  assert sorted(score.path for score in result.scores) == ['face/cut.jpg', 'face/face_0.jpg']
+  assert warning_lines(err) == [f'colorization evaluate: warning: {root}/face/cut.jpg: corrupt '
+                                'JPEG data (premature end of data segment); scored what decodes']
+  assert 'Corrupt JPEG data' not in err
 
 
 def run_cli(args: list[str], capsys) -> tuple[int, str, str]:

@@ -16,7 +16,7 @@ class _Progress(progress_lib.Progress):
   """The client's progress bar, also keeping the skipped files for the JSON output."""
 
   def __init__(self, total: int):
-    super().__init__(total, verb='evaluate')
+    super().__init__(total, verb='evaluate', outcome='scored what decodes')
     self.skipped: list[tuple[str, str]] = []
 
   def error(self, name: str, reason: str) -> None:

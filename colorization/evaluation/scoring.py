@@ -3,6 +3,8 @@
 Both images are decoded to sRGB and converted to Lab (lab.py); the photo gives L and the true ab,
 the colorized PNG the predicted ab, gray is a = b = 0 with the photo's own L. The scores are the
 Evaluator's per-image functions (metrics.IMAGE_SCORES), on one photo at a time at any size.
+Decoding the photo here also shows libjpeg's warnings for it, whichever process colorized it: a
+damaged photo is scored as far as it decodes and named in a warning.
 """
 import dataclasses
 from collections.abc import Iterator
@@ -11,7 +13,7 @@ import tensorflow as tf
 
 from colorization.evaluation.photos import Photo
 from colorization.models import lab, metrics
-from colorization.serving import client, op_error_text, predictors
+from colorization.serving import client, jpeg_structure, libjpeg_messages, op_error_text, predictors
 from colorization.serving.progress import Progress
 
 GRAY_SCORED = ('psnr', 'auc', 'ab_mae')   # gray's colourfulness is 0 by construction
@@ -63,22 +65,26 @@ def _skip(progress: Progress, photo: Photo, reason: str) -> None:
 
 
 def _batches(photos: list[Photo], batch_size: int, progress: Progress
-             ) -> Iterator[list[tuple[Photo, bytes]]]:
-  """Readable photos (upright, as sent) grouped by count and bytes; the others named and skipped."""
+             ) -> Iterator[list[tuple[Photo, bytes, list[str]]]]:
+  """Readable photos (upright, as sent) with their structural problems, grouped by count and
+  bytes; the others named and skipped."""
   batch, size = [], 0
   for photo in photos:
     try:
-      data = client.readable_image(photo.read())
+      raw = photo.read()
     except OSError as e:
       _skip(progress, photo, e.strerror or str(e))
       continue
+    problems = jpeg_structure.problems(raw)
+    try:
+      data = client.readable_image(raw)
     except predictors.ImageError as e:
-      _skip(progress, photo, str(e))
+      _skip(progress, photo, client.refusal(e, problems))
       continue
     if batch and (len(batch) == batch_size or size + len(data) > client.REQUEST_BYTES):
       yield batch
       batch, size = [], 0
-    batch.append((photo, data))
+    batch.append((photo, data, problems))
     size += len(data)
   if batch:
     yield batch
@@ -86,18 +92,25 @@ def _batches(photos: list[Photo], batch_size: int, progress: Progress
 
 def score_photos(photos: list[Photo], predict: predictors.Predict, batch_size: int,
                  progress: Progress) -> list[PhotoScore]:
-  """Scores of every photo the model colorizes, in order; the others named and skipped."""
+  """Scores of every photo the model colorizes, in order; the others named and skipped, damaged
+  ones named in a warning."""
   scored = []
   for batch in _batches(photos, batch_size, progress):
-    for (photo, data), png in zip(batch, client.predict_each(predict, [d for _, d in batch])):
+    results = client.predict_each(predict, [data for _, data, _ in batch])
+    for (photo, data, problems), png in zip(batch, results):
       if isinstance(png, predictors.ImageError):
-        _skip(progress, photo, str(png))
+        _skip(progress, photo, client.refusal(png, problems))
         continue
       try:
-        scored.append(score_photo(photo, data, png))
+        with libjpeg_messages.captured() as caught:
+          scored.append(score_photo(photo, data, png))
       except tf.errors.InvalidArgumentError as e:
         _skip(progress, photo, op_error_text(e.message))
         continue
+      damage = client.damage([libjpeg_messages.phrased(line) for line in caught.lines] + problems,
+                             png)
+      if damage:
+        progress.warning(photo.location, damage)
       progress.advance(1, 0)
   return scored
 

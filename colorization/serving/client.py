@@ -1,12 +1,14 @@
 """`colorization colorize`: colorize image files through the TF Serving API, or a SavedModel in-process.
 
 Reads the images found (inputs.py), sends them in batches to a predictor (predictors.py), writes
-the results without ever overwriting an input (outputs.py) and reports progress and skipped files
-(progress.py). The gRPC path never imports TensorFlow.
+the results without ever overwriting an input (outputs.py) and reports progress, skipped files and
+damaged JPEGs that were still colorized, each by its name (progress.py): what the JPEG's structure
+shows (jpeg_structure.py) and, with a SavedModel in this process, libjpeg's own warnings. The gRPC
+path never imports TensorFlow.
 """
 from typing import Iterator
 
-from colorization.serving import orientation, outputs
+from colorization.serving import jpeg_structure, orientation, outputs
 from colorization.serving.inputs import FORMATS, IMAGE_MAGIC, find_images
 from colorization.serving.predictors import (CLASS_SIGNATURE_NAME, FORMAT_SIGNATURES, ImageError,
                                              ModelUnavailable, Predict, grpc_predictor,
@@ -26,6 +28,21 @@ def readable_image(data: bytes) -> bytes:
     raise ImageError(str(e)) from None
 
 
+def damage(problems: list[str], result: bytes) -> list[str]:
+  """What to warn of for a photo that came back: the decoder's warnings where it ran in this
+  process (result.decode_warnings) and its structure's problems found before sending, each once
+  (a problem that only details a decoder's warning, as '... segment: 5 of 9 restart intervals)'
+  does '... segment)', is left out)."""
+  decoded = list(getattr(result, 'decode_warnings', None) or ())
+  return decoded + [problem for problem in dict.fromkeys(problems)
+                    if not any(problem.startswith(warning.rstrip(')')) for warning in decoded)]
+
+
+def refusal(error: ImageError, problems: list[str]) -> str:
+  """Why a photo was skipped: the model's refusal, and what its structure showed."""
+  return '; '.join([str(error).rstrip('.'), *problems])
+
+
 def predict_each(predict: Predict, images: list[bytes]) -> list[bytes | ImageError]:
   """A PNG per image, or the error that image alone raised: a refused batch is retried one by one."""
   try:
@@ -40,9 +57,9 @@ def predict_each(predict: Predict, images: list[bytes]) -> list[bytes | ImageErr
 
 
 def _batches(images: list[tuple[str, str]], batch_size: int, progress: Progress
-             ) -> Iterator[list[tuple[str, str, bytes]]]:
-  """(path, output, bytes) of readable images, grouped by count and by encoded bytes; unreadable
-  ones reported and skipped."""
+             ) -> Iterator[list[tuple[str, str, bytes, list[str]]]]:
+  """(path, output, bytes to send, structural problems) of readable images, grouped by count and
+  by encoded bytes; unreadable ones reported and skipped."""
   batch, size = [], 0
   for path, output in images:
     try:
@@ -52,28 +69,31 @@ def _batches(images: list[tuple[str, str]], batch_size: int, progress: Progress
       progress.error(path, e.strerror or str(e))
       progress.advance(0, 1)
       continue
+    problems = jpeg_structure.problems(data)
     try:
       data = readable_image(data)
     except ImageError as e:
-      progress.error(path, str(e))
+      progress.error(path, refusal(e, problems))
       progress.advance(0, 1)
       continue
     if batch and (len(batch) == batch_size or size + len(data) > REQUEST_BYTES):
       yield batch
       batch, size = [], 0
-    batch.append((path, output, data))
+    batch.append((path, output, data, problems))
     size += len(data)
   if batch:
     yield batch
 
 
-def _colorize_batch(predict: Predict, batch: list[tuple[str, str, bytes]], overwrite: bool,
-                    progress: Progress, classes: list[str]) -> None:
-  """Writes the batch's PNGs; the images the model refuses are named and skipped. A class-aware
-  model's predictions are added to classes as '<output>: class (probability)'."""
-  for (path, output, _), png in zip(batch, predict_each(predict, [data for _, _, data in batch])):
+def _colorize_batch(predict: Predict, batch: list[tuple[str, str, bytes, list[str]]],
+                    overwrite: bool, progress: Progress, classes: list[str]) -> None:
+  """Writes the batch's PNGs; the images the model refuses are named and skipped, damaged ones
+  named in a warning. A class-aware model's predictions are added to classes as
+  '<output>: class (probability)'."""
+  results = predict_each(predict, [data for _, _, data, _ in batch])
+  for (path, output, _, problems), png in zip(batch, results):
     if isinstance(png, ImageError):
-      progress.error(path, str(png))
+      progress.error(path, refusal(png, problems))
       progress.advance(0, 1)
       continue
     try:
@@ -82,6 +102,9 @@ def _colorize_batch(predict: Predict, batch: list[tuple[str, str, bytes]], overw
       progress.error(path, f'{output} appeared meanwhile; --overwrite replaces it')
       progress.advance(0, 1)
       continue
+    warnings = damage(problems, png)
+    if warnings:
+      progress.warning(path, warnings)
     if getattr(png, 'class_name', None) is not None:
       classes.append(f'{output}: {png.class_name} ({png.class_probability:.2f})')
     progress.advance(1, 0)
@@ -92,7 +115,9 @@ def colorize_paths(inputs: list[str], output_dir: str, *, server: str | None = N
                    overwrite: bool = False, allow_output_inside_input: bool = False,
                    output_format: str = 'png', class_name: str | None = None) -> int:
   """Colorizes every image found into output_dir as PNG or JPEG (output_format: a key of
-  FORMAT_SIGNATURES); returns 0, or 1 if any file was not colorized. Never overwrites an input, nor an existing file unless overwrite (outputs.py).
+  FORMAT_SIGNATURES); returns 0, or 1 if any file was not colorized (a damaged JPEG colorized
+  as far as it decodes is named in a warning, and counts as colorized). Never overwrites an input,
+  nor an existing file unless overwrite (outputs.py).
   class_name: colour every image as this class (a class-aware model, PNG only); a class-aware
   model's predicted class and probability are printed per image.
 

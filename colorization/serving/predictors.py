@@ -12,7 +12,8 @@ import sys
 import types
 from typing import Callable
 
-from colorization.serving import op_error_text
+from colorization.serving import libjpeg_messages, op_error_text
+from colorization.serving.jpeg_structure import JPEG_START
 
 SIGNATURE_NAME = 'colorize_image'       # = models.features.COLORIZE_IMAGE (serving imports no models)
 # Output format -> the signature answering in it (= models.features.COLORIZE_IMAGE, _JPEG).
@@ -28,9 +29,12 @@ REQUEST_SECONDS = 600.0
 
 
 class Colorized(bytes):
-  """A colorized image; from a class-aware model, with its predicted class and probability."""
+  """A colorized image; from a class-aware model, with its predicted class and probability.
+  decode_warnings: libjpeg's warnings while decoding its photo, phrased (libjpeg_messages), when
+  the decoder ran where they could be seen (in this process); None when it could not (a server)."""
   class_name: str | None = None
   class_probability: float | None = None
+  decode_warnings: tuple[str, ...] | None = None
 
 
 Predict = Callable[[list[bytes]], list[bytes]]  # the images are Colorized
@@ -160,15 +164,39 @@ def saved_model_predictor(path: str, signature_name: str = SIGNATURE_NAME,
   (input_name,) = set(function.structured_input_signature[1]) - {CLASS_KEY}
   output_name = image_output(function.structured_outputs, signature_name)
 
+  def decode_warnings(image: bytes) -> tuple[str, ...]:
+    """libjpeg's warnings for one photo, decoded alone as the served graph decodes it."""
+    with libjpeg_messages.captured() as caught:
+      try:
+        tf.io.decode_image(image, channels=3, expand_animations=False)
+      except tf.errors.OpError:
+        pass
+    return _phrased_once(caught.lines)
+
   def predict(images: list[bytes]) -> list[bytes]:
     inputs = {input_name: tf.constant(images)}
     if class_name is not None:
       inputs[CLASS_KEY] = tf.constant([class_name] * len(images))
     try:
-      tensors = {name: value.numpy() for name, value in function(**inputs).items()}
-      return _results(list(tensors[output_name]), tensors.get(CLASS_KEY),
-                      tensors.get(PROBABILITY_OUTPUT))
+      with libjpeg_messages.captured() as caught:
+        tensors = {name: value.numpy() for name, value in function(**inputs).items()}
     except (tf.errors.InvalidArgumentError, tf.errors.ResourceExhaustedError) as e:
       raise ImageError(op_error_text(e.message)) from None
+    results = _results(list(tensors[output_name]), tensors.get(CLASS_KEY),
+                       tensors.get(PROBABILITY_OUTPUT))
+    # The lines name no photo: one JPEG in the batch owns them; among several, each JPEG is
+    # decoded alone again (only in a batch that warned).
+    jpegs = [i for i, image in enumerate(images) if image.startswith(JPEG_START)]
+    for i, result in enumerate(results):
+      result.decode_warnings = ()
+      if caught.lines and i in jpegs:
+        result.decode_warnings = (_phrased_once(caught.lines) if len(jpegs) == 1
+                                  else decode_warnings(images[i]))
+    return results
 
   return predict
+
+
+def _phrased_once(lines: list[str]) -> tuple[str, ...]:
+  """Each warning phrased, once (the served graph decodes a photo twice), in order."""
+  return tuple(dict.fromkeys(libjpeg_messages.phrased(line) for line in lines))
