@@ -166,7 +166,7 @@ def test_only_the_demo_dataset_trains_the_demo_budget(tmp_path, one_photo_root, 
     monkeypatch.delenv(name)
   configs = []
 
-  def stop_before_the_pipeline(config):
+  def stop_before_the_pipeline(config, log_path=None):
     configs.append(config)
     raise ValueError('stopped by the test')
 

@@ -9,6 +9,7 @@ import io
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 
@@ -89,6 +90,24 @@ def test_stderr_goes_to_the_log_while_the_pipeline_runs(tmp_path, capfd):
   with open(log_path) as f:
     assert f.read() == ('first line\nWARNING: All log messages before absl::InitializeLog() is '
                         'called are written to STDERR\n' + warning + 'a Python warning\n')
+
+
+def test_the_run_log_gets_tensorflows_native_errors_and_the_console_nothing(tmp_path):
+  """TensorFlow reads TF_CPP_MIN_LOG_LEVEL once, when it is imported; this version logs harmless
+  CUDA-plugin registration errors then, the witness here. No level set, as a user's shell."""
+  code = ('from colorization.pipeline import config, local_runner\n'
+          f'with local_runner.run_log(config.PipelineConfig(home={str(tmp_path)!r})) as log_path:\n'
+          '  import tensorflow\n'
+          'print(log_path)\n')
+  environment = {k: v for k, v in os.environ.items() if k != 'TF_CPP_MIN_LOG_LEVEL'}
+  result = subprocess.run([sys.executable, '-c', code], env=environment, capture_output=True,
+                          text=True, timeout=300)
+  assert result.returncode == 0 and result.stderr == '', result.stderr
+  log_path = result.stdout.strip()
+  assert os.path.dirname(log_path) == str(tmp_path / 'logs')
+  with open(log_path) as f:
+    native = [line for line in f if re.match(r'\S+ \S+: [IWEF] ', line)]
+  assert native and all(': E ' in line for line in native), native  # errors only (level 2)
 
 
 @pytest.mark.slow

@@ -13,8 +13,6 @@ from colorization.serving import defaults as serving_defaults
 from colorization.serving.client import FORMAT_SIGNATURES  # light: TensorFlow only when called
 
 os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
-# 3, not 2: importing TensorFlow logs harmless CUDA-plugin registration errors at level E.
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 warnings.filterwarnings('ignore', category=FutureWarning)  # google-api-core's Python 3.10 notice
 
 
@@ -37,8 +35,7 @@ def _pipeline_config(args: argparse.Namespace,
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-  from colorization.components import image_files
-  from colorization.pipeline import demo_data, local_runner, report, results
+  from colorization.pipeline import demo_data, local_runner  # no TensorFlow before run_log
   config = _pipeline_config(args)
   if not config.data_root:  # the demo: its small budget unless flags or variables ask otherwise
     demo = config_lib.PipelineConfig().replace(**config_lib.DEMO_BUDGET)
@@ -47,14 +44,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         os.path.join(config.home, 'demo_data')))
     print(f'No --data-root given: training {config.train_steps} steps in '
           f'{config.training.epochs} epochs on the generated demo dataset in {config.data_root}')
-  try:
-    image_files.list_images(config.data_root)
-  except image_files.DataRootError as e:
-    raise UserError(str(e)) from None
-  print(f'Running pipeline {config.pipeline_name!r} on {config.data_root}; outputs in {config.home}')
-  log_path = local_runner.run(config)
-  report.write_report(config)
-  print(results.format_summary(results.summarize(config), config, log_path))
+  with local_runner.run_log(config) as log_path:  # TensorFlow's native errors, from its import on
+    from colorization.components import image_files
+    from colorization.pipeline import report, results
+    try:
+      image_files.list_images(config.data_root)
+    except image_files.DataRootError as e:
+      raise UserError(str(e)) from None
+    print(f'Running pipeline {config.pipeline_name!r} on {config.data_root}; outputs in '
+          f'{config.home}')
+    local_runner.run(config, log_path=log_path)
+    report.write_report(config)
+    summary = results.format_summary(results.summarize(config), config, log_path)
+  print(summary)
   return 0
 
 
@@ -289,6 +291,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
   args = build_parser().parse_args(argv)
+  if args.verb != 'run':  # run: local_runner.NATIVE_LOG_LEVEL, into the run's log
+    # 3, not 2: importing TensorFlow logs harmless CUDA-plugin registration errors at level E.
+    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
   try:
     return args.func(args)
   except KeyboardInterrupt:

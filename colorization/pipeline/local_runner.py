@@ -19,6 +19,11 @@ os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
 from colorization.pipeline import config as config_lib  # noqa: E402
 
 
+# TensorFlow's native log level (TF_CPP_MIN_LOG_LEVEL) for a pipeline run, unless the environment
+# sets one: 2 keeps ERROR lines and drops warnings and info. TensorFlow reads it once, at import,
+# so run_log sets it and sends stderr to the run's log before that import.
+NATIVE_LOG_LEVEL = '2'
+
 # Messages that mark where a component's long part starts: (component, message start) -> line.
 HEAVY_PARTS = {
     ('FileBasedExampleGen', 'Generating examples.'): 'reading the photos ...',
@@ -69,8 +74,8 @@ class _Progress(logging.Handler):
 @contextlib.contextmanager
 def stderr_to(log_path: str) -> Iterator[None]:
   """Appends whatever goes to stderr while the block runs to log_path: file descriptor 2
-  (TensorFlow's native warnings such as op_level_cost_estimator's, the absl pre-init line) and
-  sys.stderr (Python warnings). The console keeps stdout, where the progress lines go."""
+  (TensorFlow's native log at NATIVE_LOG_LEVEL, the absl pre-init line) and sys.stderr (Python
+  warnings). The console keeps stdout, where the progress lines go."""
   sys.stderr.flush()
   saved_fd, saved_stream = os.dup(2), sys.stderr
   log = open(log_path, 'a', buffering=1)  # line-buffered; both write through O_APPEND
@@ -86,8 +91,32 @@ def stderr_to(log_path: str) -> Iterator[None]:
     log.close()
 
 
-def run(config: config_lib.PipelineConfig, progress: bool = True) -> str:
-  """Runs the whole pipeline; returns the path of the log file (all outputs under config.home)."""
+def new_log_path(config: config_lib.PipelineConfig) -> str:
+  """The path of a new run log, logs/run-<date>-<time>.log under the home (the folder is made)."""
+  os.makedirs(config.logs_dir, exist_ok=True)
+  return os.path.join(config.logs_dir, time.strftime('run-%Y%m%d-%H%M%S.log'))
+
+
+@contextlib.contextmanager
+def run_log(config: config_lib.PipelineConfig, log_path: str | None = None) -> Iterator[str]:
+  """Sends stderr to a run's log (log_path, or a new one) while the block runs, at TensorFlow's
+  NATIVE_LOG_LEVEL: enter it before TensorFlow is imported."""
+  log_path = log_path or new_log_path(config)
+  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', NATIVE_LOG_LEVEL)
+  with stderr_to(log_path):
+    yield log_path
+
+
+def run(config: config_lib.PipelineConfig, progress: bool = True,
+        log_path: str | None = None) -> str:
+  """Runs the whole pipeline; returns the path of the log file (all outputs under config.home):
+  log_path, or a new one, which takes stderr (run_log) before TensorFlow is imported."""
+  with run_log(config, log_path) as log_path:
+    _run(config, progress, log_path)
+  return log_path
+
+
+def _run(config: config_lib.PipelineConfig, progress: bool, log_path: str) -> None:
   from absl import logging as absl_logging
   from tfx import v1 as tfx
   from colorization.models import efficientnet_lite, hparams, training_progress
@@ -97,8 +126,6 @@ def run(config: config_lib.PipelineConfig, progress: bool = True) -> str:
     efficientnet_lite.resolve_weights_path(config.training.encoder_weights, config.training.encoder)
   absl_verbosity = absl_logging.get_verbosity()
   absl_logging.set_verbosity(absl_logging.INFO)  # TF restores this level after muting itself
-  os.makedirs(config.logs_dir, exist_ok=True)
-  log_path = os.path.join(config.logs_dir, time.strftime('run-%Y%m%d-%H%M%S.log'))
   file_handler = logging.FileHandler(log_path)
   file_handler.setFormatter(logging.Formatter('%(asctime)s %(levelname)s %(name)s: %(message)s'))
   root, tf_logger = logging.getLogger(), logging.getLogger('tensorflow')
@@ -110,10 +137,9 @@ def run(config: config_lib.PipelineConfig, progress: bool = True) -> str:
   if progress:
     print(f'Details and warnings go to the log: {log_path}', flush=True)
   try:
-    with stderr_to(log_path):
-      tfx.orchestration.LocalDagRunner().run(create_pipeline(
-          config, tfx.orchestration.metadata.sqlite_metadata_connection_config(
-              config.metadata_path)))
+    tfx.orchestration.LocalDagRunner().run(create_pipeline(
+        config, tfx.orchestration.metadata.sqlite_metadata_connection_config(
+            config.metadata_path)))
   except Exception:
     logging.getLogger(__name__).exception('Pipeline run failed')  # the traceback, in the log only
     raise
@@ -121,7 +147,6 @@ def run(config: config_lib.PipelineConfig, progress: bool = True) -> str:
     file_handler.close()
     root.handlers, root.level, tf_logger.handlers = saved
     absl_logging.set_verbosity(absl_verbosity)
-  return log_path
 
 
 def main() -> int:
