@@ -176,6 +176,12 @@ def test_damaged_photos_are_scored_and_named_in_one_warning(tmp_path, capfd):
   assert sorted(score.path for score in result.scores) == ['face/cut.jpg', 'face/face_0.jpg']
   assert warning_lines(err) == [f'colorization evaluate: warning: {root}/face/cut.jpg: corrupt '
                                 'JPEG data (premature end of data segment); scored what decodes']
+  assert result.warned == [(f'{root}/face/cut.jpg',
+                            'corrupt JPEG data (premature end of data segment)')]
+  document = json.loads(summary.to_json(result.summary, result.scores, result.skipped, {},
+                                        result.warned))
+  assert document['warned'] == [{'file': f'{root}/face/cut.jpg',
+                                 'warning': 'corrupt JPEG data (premature end of data segment)'}]
   assert 'Corrupt JPEG data' not in err
 
 

@@ -13,21 +13,27 @@ class EvaluationError(ValueError):
 
 
 class _Progress(progress_lib.Progress):
-  """The client's progress bar, also keeping the skipped files for the JSON output."""
+  """The client's progress bar, also keeping the skipped and the warned files for the JSON."""
 
   def __init__(self, total: int):
     super().__init__(total, verb='evaluate', outcome='scored what decodes')
     self.skipped: list[tuple[str, str]] = []
+    self.warned: list[tuple[str, str]] = []
 
   def error(self, name: str, reason: str) -> None:
     self.skipped.append((name, reason))
     super().error(name, reason)
+
+  def warning(self, name: str, problems: list[str]) -> None:
+    self.warned.append((name, '; '.join(problems)))
+    super().warning(name, problems)
 
 
 @dataclasses.dataclass
 class Evaluation:
   scores: list[scoring.PhotoScore]
   skipped: list[tuple[str, str]]        # (file, reason)
+  warned: list[tuple[str, str]]         # (file, what was damaged): scored as far as it decodes
   summary: dict[str, dict[str, float]]  # class or summary.OVERALL -> means, gaps, se, Delta CF
 
 
@@ -52,7 +58,8 @@ def evaluate(photos: list[photos_lib.Photo], predict: predictors.Predict, *, bat
     progress.finish()
   if not scores:
     raise EvaluationError(f'none of the {len(photos)} photos could be scored')
-  return Evaluation(scores, progress.skipped, summary_lib.summarize(scores, draws, seed))
+  return Evaluation(scores, progress.skipped, progress.warned,
+                    summary_lib.summarize(scores, draws, seed))
 
 
 def _photos(data_root: str | None, file_list: str | None, home: str | None,
@@ -101,7 +108,8 @@ def run(*, data_root: str | None = None, file_list: str | None = None, home: str
     about['baseline'] = {'file': baseline, 'differences': differences}
   if output is not None:
     _write_new(output, summary_lib.to_json(evaluation.summary, evaluation.scores,
-                                           evaluation.skipped, about), overwrite)
+                                           evaluation.skipped, about, evaluation.warned),
+               overwrite)
     print(f'Wrote {output}')
   return 1 if evaluation.skipped else 0
 

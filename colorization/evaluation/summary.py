@@ -106,11 +106,14 @@ def format_table(summary: dict[str, dict[str, float]]) -> str:
 
 
 def to_json(summary: dict[str, dict[str, float]], scores: list[PhotoScore],
-            skipped: list[tuple[str, str]], about: dict) -> str:
+            skipped: list[tuple[str, str]], about: dict,
+            warned: list[tuple[str, str]] = ()) -> str:
   """The evaluation as JSON: what was evaluated and how (`about`), the summary, every photo's
-  scores (keyed by its path under the data root) and the skipped files with their reasons."""
+  scores (keyed by its path under the data root), the skipped files with their reasons and the
+  damaged ones scored as far as they decode, with what was damaged."""
   document = {**about, 'classes': {k: v for k, v in summary.items() if k != OVERALL},
               OVERALL: summary[OVERALL],
               'photos': [dataclasses.asdict(score) for score in scores],
-              'skipped': [{'file': name, 'reason': reason} for name, reason in skipped]}
+              'skipped': [{'file': name, 'reason': reason} for name, reason in skipped],
+              'warned': [{'file': name, 'warning': warning} for name, warning in warned]}
   return json.dumps(document, indent=1) + '\n'

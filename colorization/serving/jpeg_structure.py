@@ -13,7 +13,7 @@ import re
 
 JPEG_START = b'\xff\xd8'
 _END_OF_IMAGE = 0xD9
-_START_OF_SCAN = 0xDA
+START_OF_SCAN = 0xDA
 _RESTART_INTERVAL = 0xDD
 _RESTARTS = range(0xD0, 0xD8)                    # RST0..7, inside a scan's data
 STANDALONE = {0x01, *_RESTARTS}                  # markers without a length field (TEM, RSTn)
@@ -134,7 +134,7 @@ def problems(data: bytes) -> list[str]:
         frame = _frame(payload)
       elif marker == _RESTART_INTERVAL:
         restart_interval = int.from_bytes(payload[:2], 'big')
-      elif marker == _START_OF_SCAN:
+      elif marker == START_OF_SCAN:
         position = _scan(data, position, _scan_mcus(frame, payload), restart_interval, found)
   except _Truncated:
     return found + [TRUNCATED]

@@ -7,13 +7,11 @@ be turned, returns the turned pixels as PNG (lossless), so the server colorizes 
 import io
 import struct
 
-JPEG_START = b'\xff\xd8'
+from colorization.serving.jpeg_structure import JPEG_START, STANDALONE, START_OF_SCAN
+
 EXIF_HEADER = b'Exif\x00\x00'
 ORIENTATION_TAG = 0x0112
 UPRIGHT = 1
-# Markers without a length field: TEM, RST0..7, SOI; SOS starts the entropy-coded data.
-_STANDALONE = {0x01, *range(0xD0, 0xD9)}
-_START_OF_SCAN = 0xDA
 _APP1 = 0xE1
 _PNG_COMPRESS_LEVEL = 1  # photos barely compress: a fast level costs little size
 
@@ -32,10 +30,10 @@ def _exif_segment(data: bytes) -> bytes | None:
     if marker == 0xFF:            # fill byte before a marker
       position += 1
       continue
-    if marker in _STANDALONE:
+    if marker in STANDALONE:
       position += 2
       continue
-    if marker == _START_OF_SCAN:
+    if marker == START_OF_SCAN:
       return None
     (length,) = struct.unpack('>H', data[position + 2:position + 4])
     segment = data[position + 4:position + 2 + length]
