@@ -67,6 +67,16 @@ def select_files(data_root: str, count: int) -> list[tuple[str, str]]:
   return chosen
 
 
+def select_files_or_exit(parser: argparse.ArgumentParser, data_root: str,
+                        count: int) -> list[tuple[str, str]]:
+  """select_files, with an unusable data root as a one-line usage error (exit status 2)."""
+  from colorization.components import image_files
+  try:
+    return select_files(data_root, count)
+  except image_files.DataRootError as error:
+    parser.error(str(error))
+
+
 def write_raw_examples(data_root: str, files: list[tuple[str, str]],
                        out_dir: str) -> tuple[dict[str, list[str]], int]:
   """The ExampleGen's tf.Examples (same to_example/read_image as its DoFn), split 8/1/1 by index,

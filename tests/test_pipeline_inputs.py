@@ -1,8 +1,10 @@
 """bench.pipeline_inputs: the files and raw tf.Examples both pipeline benchmarks start from."""
+import argparse
 import io
 import os
 
 import numpy as np
+import pytest
 import tensorflow as tf
 from PIL import Image
 
@@ -46,3 +48,11 @@ def test_write_raw_examples_splits_8_1_1_and_skips_unreadable_files(tmp_path):
     names = [tf.train.Example.FromString(record.numpy()).features.feature[
         features.FILENAME_KEY].bytes_list.value[0].decode() for record in records]
     assert names == [os.path.relpath(path, root) for path in split_paths]
+
+
+def test_an_unusable_data_root_is_a_one_line_usage_error(tmp_path, capsys):
+  with pytest.raises(SystemExit) as exit_info:
+    pipeline_inputs.select_files_or_exit(argparse.ArgumentParser(prog='bench'),
+                                         str(tmp_path / 'missing'), 5)
+  assert exit_info.value.code == 2
+  assert f"{tmp_path / 'missing'}' is not a directory" in capsys.readouterr().err
