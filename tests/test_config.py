@@ -19,7 +19,7 @@ def test_defaults():
   training = config.training
   # The full budget (README), for a user's photos; the demo dataset asks for DEMO_BUDGET.
   assert (config.train_steps, training.epochs) == (1500, 5)
-  assert (training.batch_size, training.encoder) == (16, 'efficientnet-lite0')
+  assert (training.batch_size, training.encoder) == (16, 'efficientnet-lite2')
   assert config_lib.DEMO_BUDGET == {'train_steps': 40, 'epochs': 2}
   assert config.beam_args == ('--runner=DirectRunner', '--direct_num_workers=1')
   assert config.enable_cache is True and training.warm_start is False

