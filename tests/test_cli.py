@@ -166,11 +166,11 @@ def test_only_the_demo_dataset_trains_the_demo_budget(tmp_path, one_photo_root, 
     monkeypatch.delenv(name)
   configs = []
 
-  def stop_before_the_pipeline(config, log_path=None):
+  def stop_before_the_pipeline(config, log_path):
     configs.append(config)
     raise ValueError('stopped by the test')
 
-  monkeypatch.setattr(local_runner, 'run', stop_before_the_pipeline)
+  monkeypatch.setattr(local_runner, 'run_in_log', stop_before_the_pipeline)
   home = str(tmp_path / 'home')
   for argv in (['run', '--home', home], ['run', '--home', home, '--train-steps', '7'],
                ['run', '--home', home, '--data-root', one_photo_root]):

@@ -53,7 +53,7 @@ def cmd_run(args: argparse.Namespace) -> int:
       raise UserError(str(e)) from None
     print(f'Running pipeline {config.pipeline_name!r} on {config.data_root}; outputs in '
           f'{config.home}')
-    local_runner.run(config, log_path=log_path)
+    local_runner.run_in_log(config, log_path)
     report.write_report(config)
     summary = results.format_summary(results.summarize(config), config, log_path)
   print(summary)

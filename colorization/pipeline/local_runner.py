@@ -98,25 +98,26 @@ def new_log_path(config: config_lib.PipelineConfig) -> str:
 
 
 @contextlib.contextmanager
-def run_log(config: config_lib.PipelineConfig, log_path: str | None = None) -> Iterator[str]:
-  """Sends stderr to a run's log (log_path, or a new one) while the block runs, at TensorFlow's
+def run_log(config: config_lib.PipelineConfig) -> Iterator[str]:
+  """Sends stderr to a new run log (its path is yielded) while the block runs, at TensorFlow's
   NATIVE_LOG_LEVEL: enter it before TensorFlow is imported."""
-  log_path = log_path or new_log_path(config)
+  log_path = new_log_path(config)
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', NATIVE_LOG_LEVEL)
   with stderr_to(log_path):
     yield log_path
 
 
-def run(config: config_lib.PipelineConfig, progress: bool = True,
-        log_path: str | None = None) -> str:
-  """Runs the whole pipeline; returns the path of the log file (all outputs under config.home):
-  log_path, or a new one, which takes stderr (run_log) before TensorFlow is imported."""
-  with run_log(config, log_path) as log_path:
-    _run(config, progress, log_path)
+def run(config: config_lib.PipelineConfig, progress: bool = True) -> str:
+  """Runs the whole pipeline; returns the path of its new log file (all outputs under
+  config.home), which takes stderr (run_log) before TensorFlow is imported."""
+  with run_log(config) as log_path:
+    run_in_log(config, log_path, progress)
   return log_path
 
 
-def _run(config: config_lib.PipelineConfig, progress: bool, log_path: str) -> None:
+def run_in_log(config: config_lib.PipelineConfig, log_path: str, progress: bool = True) -> None:
+  """Runs the whole pipeline inside run_log, whose file is log_path (the component logs go there
+  too): for a caller that took stderr before importing TensorFlow itself, as the CLI does."""
   from absl import logging as absl_logging
   from tfx import v1 as tfx
   from colorization.models import efficientnet_lite, hparams, training_progress
